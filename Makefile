@@ -1,0 +1,50 @@
+# live2d-notify — `make run` starts the service on the embedded SQLite default, `make test` runs the tests.
+# Both install what they need first (a virtualenv in .venv, the page's npm packages in static/node_modules).
+
+PY      ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+HOST    ?= 127.0.0.1
+PORT    ?= 8000
+
+.PHONY: run test bench lint fmt install install-test page clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $@ $(VENV)/.installed
+
+static/node_modules/.package-lock.json: static/package-lock.json
+	npm ci --prefix static --no-audit --no-fund --loglevel=error
+
+install: $(VENV)/.installed page
+install-test: $(VENV)/.installed-test page
+page: static/node_modules/.package-lock.json
+
+run: install
+	$(BIN)/live2d-notify serve --host $(HOST) --port $(PORT)
+
+test: install-test
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: install-test
+	$(BIN)/python bench/run.py
+
+lint: install-test
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy src
+
+fmt: install-test
+	$(BIN)/ruff format src tests bench
+	$(BIN)/ruff check --fix src tests bench
+
+clean:
+	rm -rf $(VENV) static/node_modules .pytest_cache .mypy_cache .ruff_cache

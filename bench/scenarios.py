@@ -1,0 +1,222 @@
+"""The four measurements of `make bench`, each against one freshly started server.
+
+hook_throughput  wrk, POST /api/events over 100 users' hook tokens: requests/s
+latency          1,000 users × 1 stream, 2,000 events/s: publish→receive percentiles, all delivered?
+fanout           1 user × 100 streams, 400 events/s: the same, 40,000 deliveries/s, no drops or resets
+idle_memory      10,000 idle streams: server RSS growth per stream
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from harness import BENCH, CLIENT_CPU, Meter, Server, rss_kib
+from loadgen import Pool, Publisher, SseConn, create_users, open_streams, percentiles, settle
+
+Result = dict[str, Any]
+
+
+# -- hook POSTs/s (wrk) --------------------------------------------------------------------------
+def hook_throughput(server: Server, *, users: int = 100, connections: int = 50, duration: float = 10.0,
+                    warmup: float = 2.0) -> Result:
+    if not shutil.which("wrk"):
+        raise RuntimeError("wrk is not installed (apt-get install wrk)")
+
+    async def tokens() -> list[str]:
+        pool = await Pool.open(server.port, 10)
+        try:
+            return [u.hook for u in await create_users(pool, users, tickets=False)]
+        finally:
+            pool.close()
+
+    with tempfile.TemporaryDirectory(prefix="l2n-wrk-") as tmp:
+        path = Path(tmp) / "tokens.txt"
+        path.write_text("\n".join(asyncio.run(tokens())) + "\n")
+        if warmup > 0:
+            _wrk(server, path, connections, warmup)
+        meter = Meter(server.pid)
+        out, wrk_cpu = _wrk(server, path, connections, duration)
+        usage = meter.read(extra_client_cpu=wrk_cpu)
+    seconds = out["duration_us"] / 1e6
+    return {
+        "requests_per_s": round(out["requests"] / seconds, 1),
+        "requests": out["requests"],
+        "non_2xx": out["non_2xx"],
+        "socket_errors": out["connect_errors"] + out["read_errors"] + out["write_errors"] + out["timeouts"],
+        "p50_ms": out["p50_us"] / 1000,
+        "p99_ms": out["p99_us"] / 1000,
+        "max_ms": out["max_us"] / 1000,
+        "users": users,
+        "connections": connections,
+        **usage,
+    }
+
+
+def _wrk(server: Server, tokens: Path, connections: int, duration: float) -> tuple[dict[str, int], float]:
+    """Run wrk on the client core; return its BENCH_JSON line and the CPU seconds it used."""
+    cmd = ["taskset", "-c", str(CLIENT_CPU), "wrk", "-t1", f"-c{connections}", f"-d{duration:g}s", "--timeout", "5s",
+           "-s", str(BENCH / "hook.lua"), f"http://127.0.0.1:{server.port}", "--", str(tokens)]
+    with tempfile.TemporaryFile() as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        text = out.read().decode(errors="replace")
+    for line in text.splitlines():
+        if line.startswith("BENCH_JSON "):
+            return json.loads(line[len("BENCH_JSON ") :]), usage.ru_utime + usage.ru_stime
+    raise RuntimeError(f"wrk failed (exit {proc.returncode}):\n{text}")
+
+
+# -- publish→receive latency, 1,000 users ---------------------------------------------------------
+async def latency(server: Server, *, users: int = 1000, rate: float = 2000.0, duration: float = 10.0,
+                  connections: int = 32) -> Result:
+    total = int(rate * duration)
+    seen = bytearray(total)
+    samples: list[int] = []
+    tally = {"cross_user": 0, "duplicates": 0, "received": 0}
+
+    def sink(stream: SseConn, received: int, sent: int, seq: int, user: int) -> None:
+        tally["received"] += 1
+        if user != stream.user.index:
+            tally["cross_user"] += 1
+        if seen[seq]:
+            tally["duplicates"] += 1
+            return
+        seen[seq] = 1
+        samples.append(received - sent)
+
+    pool = await Pool.open(server.port, connections)
+    streams: list[SseConn] = []
+    try:
+        people = await create_users(pool, users)
+        t = time.perf_counter()
+        streams = await open_streams(server.port, people, 1, sink)
+        opened_s = time.perf_counter() - t
+        await asyncio.sleep(0.5)
+        meter = Meter(server.pid)
+        pub = Publisher(pool.conns, people)
+        await pub.run(rate, duration)
+        expected = len(pub.accepted)
+        await settle(lambda: len(samples) >= expected, 5.0)
+        usage = meter.read()
+    finally:
+        for s in streams:
+            s.close()
+        pool.close()
+    return {
+        "users": users,
+        "rate": rate,
+        "duration_s": duration,
+        "sent": pub.sent,
+        "expected": expected,
+        "delivered": sum(seen[seq] for seq in pub.accepted),
+        "non_2xx": sum(n for status, n in pub.statuses.items() if not 200 <= status < 300),
+        "cross_user": tally["cross_user"],
+        "duplicates": tally["duplicates"],
+        "resets": sum(s.resets for s in streams),
+        "streams_lost": sum(s.lost for s in streams),
+        "max_send_late_ms": round(pub.max_late_ms, 2),
+        "backlogged": pub.backlogged,
+        "post_rtt": percentiles(pub.rtt_ns),
+        "streams_open_s": round(opened_s, 2),
+        **percentiles(samples),
+        **usage,
+    }
+
+
+# -- 1 user × 100 tabs -------------------------------------------------------------------------------
+async def fanout(server: Server, *, tabs: int = 100, rate: float = 400.0, duration: float = 10.0,
+                 connections: int = 16) -> Result:
+    total = int(rate * duration)
+    samples: list[int] = []
+    tally = {"duplicates": 0}
+
+    def sink(stream: SseConn, received: int, sent: int, seq: int, user: int) -> None:
+        got: bytearray = stream.got  # type: ignore[attr-defined]
+        if got[seq]:
+            tally["duplicates"] += 1
+            return
+        got[seq] = 1
+        samples.append(received - sent)
+
+    pool = await Pool.open(server.port, connections)
+    streams: list[SseConn] = []
+    try:
+        (person,) = await create_users(pool, 1)
+        streams = await open_streams(server.port, [person], tabs, sink, concurrency=tabs)
+        for s in streams:
+            s.got = bytearray(total)  # type: ignore[attr-defined]
+        await asyncio.sleep(0.5)
+        meter = Meter(server.pid)
+        pub = Publisher(pool.conns, [person])
+        await pub.run(rate, duration)
+        expected = len(pub.accepted) * tabs
+        await settle(lambda: len(samples) >= expected or any(s.lost for s in streams), 5.0)
+        usage = meter.read()
+    finally:
+        for s in streams:
+            s.close()
+        pool.close()
+    accepted = pub.accepted
+    incomplete = sum(1 for s in streams if any(not s.got[seq] for seq in accepted))  # type: ignore[attr-defined]
+    return {
+        "tabs": tabs,
+        "rate": rate,
+        "duration_s": duration,
+        "deliveries_per_s": round(rate * tabs),
+        "sent": pub.sent,
+        "expected": expected,
+        "delivered": len(samples),
+        "non_2xx": sum(n for status, n in pub.statuses.items() if not 200 <= status < 300),
+        "duplicates": tally["duplicates"],
+        "resets": sum(s.resets for s in streams),
+        "streams_incomplete": incomplete,
+        "streams_lost": sum(s.lost for s in streams),
+        "max_send_late_ms": round(pub.max_late_ms, 2),
+        "backlogged": pub.backlogged,
+        "post_rtt": percentiles(pub.rtt_ns),
+        **percentiles(samples),
+        **usage,
+    }
+
+
+# -- memory per idle stream ----------------------------------------------------------------------
+async def idle_memory(server: Server, *, users: int = 500, per_user: int = 20) -> Result:
+    pool = await Pool.open(server.port, 16)
+    streams: list[SseConn] = []
+    try:
+        people = await create_users(pool, users)
+        # Open and close a few first, so one-time costs (lazy imports, first allocations) aren't counted.
+        warm = await open_streams(server.port, people[:10], 2, None)
+        for s in warm:
+            s.close()
+        await asyncio.sleep(1.0)
+        before = rss_kib(server.pid)
+        t = time.perf_counter()
+        streams = await open_streams(server.port, people, per_user, None, concurrency=200, timeout=120)
+        opened_s = time.perf_counter() - t
+        await asyncio.sleep(2.0)
+        after = rss_kib(server.pid)
+        lost = sum(s.lost for s in streams)
+    finally:
+        for s in streams:
+            s.close()
+        pool.close()
+    n = users * per_user
+    return {
+        "streams": n,
+        "rss_before_kib": before,
+        "rss_after_kib": after,
+        "per_stream_kib": round((after - before) / n, 2),
+        "open_s": round(opened_s, 2),
+        "streams_lost": lost,
+    }

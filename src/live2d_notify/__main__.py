@@ -1,0 +1,3 @@
+from live2d_notify.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,172 @@
+"""`create_app(settings)`: the one place the app is put together; the lifespan owns every resource.
+
+Run it with `live2d-notify serve` or `uvicorn live2d_notify.app:create_app --factory`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from loguru import logger
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.responses import HTMLResponse
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from live2d_notify.brokers import create_broker
+from live2d_notify.config import Settings
+from live2d_notify.errors import (
+    ApiError,
+    api_error_handler,
+    http_exception_handler,
+    server_error_handler,
+)
+from live2d_notify.events import Deduper, IdClock
+from live2d_notify.hub import Hub
+from live2d_notify.logs import setup_logging
+from live2d_notify.metrics import Metrics
+from live2d_notify.middleware import RequestLog
+from live2d_notify.ratelimit import RateLimiter
+from live2d_notify.revocations import Revocations
+from live2d_notify.routes import routes
+from live2d_notify.services import Services
+from live2d_notify.store import AuditLog, Store
+from live2d_notify.tokens import TokenService, generate_secret
+
+HOUSEKEEPING_INTERVAL = 60.0
+PLACEHOLDER = "<!doctype html><title>live2d-notify</title><p>live2d-notify is running. The page is not installed."
+
+
+class _Fallback:
+    """After the API routes: static/ for the page; a JSON 404 for anything else under /api."""
+
+    def __init__(self, static_dir: Path) -> None:
+        self.static: ASGIApp | None = (
+            StaticFiles(directory=static_dir, html=True) if (static_dir / "index.html").exists() else None
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope.get("path", "")
+        if path.startswith("/api/") or path == "/api" or scope["type"] != "http":
+            raise HTTPException(404)
+        if self.static is None:
+            if path == "/" and scope["method"] in ("GET", "HEAD"):
+                await HTMLResponse(PLACEHOLDER)(scope, receive, send)
+                return
+            raise HTTPException(404)
+        await self.static(scope, receive, send)
+
+
+async def _build_services(settings: Settings) -> Services:
+    store = Store(settings.db)
+    await store.open()
+    if settings.secret_keys:
+        keys: tuple[str, ...] = settings.secret_keys
+    else:
+        keys = (await store.get_or_create_secret(generate_secret()),)
+    revocations = Revocations()
+    tokens_rows, user_rows = await store.load_revocations()
+    for user_id, token_id, until in tokens_rows:
+        revocations.revoke_token(user_id, token_id, until)
+    for user_id, not_before, until in user_rows:
+        revocations.revoke_user(user_id, not_before, until)
+    hub = Hub(
+        replay_size=settings.replay_size,
+        replay_age=settings.replay_age,
+        queue_size=settings.queue_size,
+        streams_per_user=settings.streams_per_user,
+    )
+    broker = create_broker(settings.redis_url, hub)
+    await broker.start()
+    metrics = Metrics()
+    metrics.bind_hub(hub)
+    return Services(
+        settings=settings,
+        store=store,
+        tokens=TokenService(keys),
+        revocations=revocations,
+        hub=hub,
+        broker=broker,
+        limiter=RateLimiter(settings.redis_url),
+        metrics=metrics,
+        audit=AuditLog(store) if settings.audit else None,
+        hook_limits=RateLimiter.parse(settings.hook_rate),
+        signup_limits=RateLimiter.parse(settings.signup_rate),
+        ids=IdClock(),
+        dedupe=Deduper(),
+    )
+
+
+async def _housekeeping(svc: Services) -> None:
+    """Reclaim idle users' memory and purge revocations of tokens that have expired anyway."""
+    while True:
+        await asyncio.sleep(HOUSEKEEPING_INTERVAL)
+        try:
+            svc.hub.reclaim()
+            svc.revocations.purge()
+            await svc.store.purge(svc.settings.audit_retention)
+        except Exception:  # noqa: BLE001 - housekeeping must never stop
+            logger.exception("housekeeping failed")
+
+
+@asynccontextmanager
+async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    svc = await _build_services(settings)
+    app.state.services = svc
+    if svc.audit is not None:
+        svc.audit.start()
+    task = asyncio.create_task(_housekeeping(svc))
+    logger.info(
+        "live2d-notify ready db={} broker={} audit={}",
+        settings.db, "redis" if settings.redis_url else "memory", settings.audit,
+    )
+    try:
+        yield
+    finally:
+        svc.hub.close_all()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        if svc.audit is not None:
+            await svc.audit.stop()
+        await svc.broker.stop()
+        await svc.store.close()
+        logger.info("live2d-notify stopped")
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or Settings.from_env()
+    setup_logging(settings.log_format, settings.log_level)
+    middleware = [Middleware(RequestLog)]
+    if settings.cors_origins:
+        middleware.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=list(settings.cors_origins),
+                allow_methods=["GET", "POST", "DELETE"],
+                allow_headers=["Authorization", "Content-Type", "Last-Event-ID"],
+                expose_headers=["Retry-After", "X-Request-ID"],
+                max_age=600,
+            )
+        )
+    app = Starlette(
+        routes=routes,
+        middleware=middleware,
+        exception_handlers={
+            ApiError: api_error_handler,
+            HTTPException: http_exception_handler,
+            Exception: server_error_handler,
+        },
+        lifespan=lifespan,
+    )
+    app.router.default = _Fallback(settings.static_dir)  # type: ignore[assignment]
+    app.state.settings = settings
+    return app

@@ -1,0 +1,93 @@
+"""Domain errors → one JSON shape: `{"error": {"code", "message"[, "field"]}}` with the right 4xx.
+
+Every code is listed in docs/api.md (a test keeps them in step).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+
+from loguru import logger
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from live2d_notify.events import InvalidEvent
+from live2d_notify.tokens import BadToken
+
+TOKEN_STATUS = {
+    "token_missing": 401,
+    "token_invalid": 401,
+    "token_expired": 401,
+    "token_revoked": 401,
+    "token_scope": 403,
+}
+HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "body_too_large",
+    415: "unsupported_media_type",
+    422: "invalid_event",
+    429: "rate_limited",
+    500: "internal_error",
+    503: "unavailable",
+}
+
+
+class ApiError(Exception):
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        field: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.field = field
+        self.headers = dict(headers or {})
+
+
+def error_response(
+    status: int, code: str, message: str, field: str | None = None, headers: Mapping[str, str] | None = None
+) -> Response:
+    err: dict[str, str] = {"code": code, "message": message}
+    if field is not None:
+        err["field"] = field
+    body = json.dumps({"error": err}, separators=(",", ":")).encode()
+    return Response(body, status, headers=dict(headers or {}), media_type="application/json")
+
+
+def from_bad_token(exc: BadToken) -> ApiError:
+    status = TOKEN_STATUS.get(exc.code, 401)
+    headers = {"WWW-Authenticate": f'Bearer error="{"insufficient_scope" if status == 403 else "invalid_token"}"'}
+    return ApiError(status, exc.code, exc.message, headers=headers)
+
+
+def from_invalid_event(exc: InvalidEvent) -> ApiError:
+    return ApiError(422, "invalid_event", exc.message, field=exc.field)
+
+
+async def api_error_handler(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    return error_response(exc.status, exc.code, exc.message, exc.field, exc.headers)
+
+
+async def http_exception_handler(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    code = HTTP_CODES.get(exc.status_code, "error")
+    message = {404: "Not found.", 405: "Method not allowed."}.get(exc.status_code, str(exc.detail))
+    return error_response(exc.status_code, code, message, headers=exc.headers)
+
+
+async def server_error_handler(request: Request, exc: Exception) -> Response:
+    logger.opt(exception=exc).error("unhandled error on {} {}", request.method, request.url.path)
+    return error_response(500, "internal_error", "Something went wrong on our side.")

@@ -1,0 +1,141 @@
+"""The small, privacy-safe event: validation, ids and its SSE frame.
+
+Only the whitelisted fields survive validation; everything else in a body is dropped here and never
+forwarded. The SSE frame is encoded once per event, so fan-out to many streams only copies bytes.
+Frames are JSON, which has no raw newline, so no title can break SSE framing.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+TYPES = ("start", "progress", "success", "error", "waiting", "info")
+LIMITS = {"title": 80, "message": 280, "tool": 64, "source": 32, "session": 64}
+OPTIONAL = ("title", "message", "source", "tool", "session")
+DEFAULT_SOURCE = "generic"
+
+# C0 controls but tab/newline, DEL, and lone surrogates (which can't be encoded as UTF-8).
+_UNSAFE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+
+
+class InvalidEvent(ValueError):
+    """The body isn't an event; `field` names the offending field for the 422."""
+
+    def __init__(self, field: str | None, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+def clean(text: str) -> str:
+    """Drop control characters and lone surrogates: refused nowhere, stored nowhere, never a 5xx."""
+    return _UNSAFE.sub("", text) if _UNSAFE.search(text) else text
+
+
+def validate(body: Any) -> dict[str, str | None]:
+    """Turn a parsed JSON body into the event's fields, or raise InvalidEvent naming the field."""
+    if not isinstance(body, dict):
+        raise InvalidEvent(None, "The body must be a JSON object.")
+    kind = body.get("type")
+    if not isinstance(kind, str) or kind not in TYPES:
+        raise InvalidEvent("type", f"'type' must be one of: {', '.join(TYPES)}.")
+    out: dict[str, str | None] = {"type": kind}
+    for name in OPTIONAL:
+        value = body.get(name)
+        if value is None:
+            out[name] = None
+            continue
+        if not isinstance(value, str):
+            raise InvalidEvent(name, f"'{name}' must be a string.")
+        value = clean(value)
+        if len(value) > LIMITS[name]:
+            raise InvalidEvent(name, f"'{name}' is longer than {LIMITS[name]} characters.")
+        out[name] = value or None
+    if out["source"] is None:
+        out["source"] = DEFAULT_SOURCE
+    return out
+
+
+class IdClock:
+    """Event ids that sort in publish order: fixed-width hex of strictly increasing microseconds.
+
+    Time-based rather than a counter so ids keep increasing across a restart, and a page that
+    reconnects to the new process is never handed an id it has already seen.
+    """
+
+    def __init__(self) -> None:
+        self._last = 0
+
+    def next(self) -> tuple[str, int]:
+        us = max(time.time_ns() // 1000, self._last + 1)
+        self._last = us
+        return f"{us:016x}", us
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    id: str
+    us: int  # publish time, microseconds since the epoch
+    fields: dict[str, str | None]
+    frame: bytes = field(repr=False)
+
+    @classmethod
+    def create(cls, fields: dict[str, str | None], clock: IdClock) -> Event:
+        event_id, us = clock.next()
+        return cls.from_parts(event_id, us, fields)
+
+    @classmethod
+    def from_parts(cls, event_id: str, us: int, fields: dict[str, str | None]) -> Event:
+        data = {
+            "id": event_id,
+            "type": fields["type"],
+            "source": fields.get("source") or DEFAULT_SOURCE,
+            "title": fields.get("title"),
+            "message": fields.get("message"),
+            "tool": fields.get("tool"),
+            "session": fields.get("session"),
+            "ts": iso(us / 1_000_000),
+        }
+        payload = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+        frame = f"event: agent\nid: {event_id}\ndata: {payload}\n\n".encode()
+        return cls(event_id, us, data, frame)
+
+    def to_dict(self) -> dict[str, str | None]:
+        return dict(self.fields)
+
+
+def iso(ts: float) -> str:
+    """ISO 8601 UTC with milliseconds and a Z."""
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def control_frame(event: str, data: dict[str, Any], retry_ms: int | None = None) -> bytes:
+    head = f"retry: {retry_ms}\n" if retry_ms is not None else ""
+    return f"{head}event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
+
+
+class Deduper:
+    """Remembers keys for a short window: the same permission prompt often arrives twice
+    (Claude's PermissionRequest and Notification permission_prompt), and should be shown once."""
+
+    def __init__(self, window: float = 3.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.window = window
+        self._clock = clock
+        self._seen: dict[tuple[str, ...], float] = {}
+
+    def first(self, key: tuple[str, ...]) -> bool:
+        """True the first time a key is seen within the window."""
+        now = self._clock()
+        if len(self._seen) > 10_000:
+            self._seen = {k: t for k, t in self._seen.items() if now - t < self.window}
+        seen = self._seen.get(key)
+        if seen is not None and now - seen < self.window:
+            return False
+        self._seen[key] = now
+        return True

@@ -1,0 +1,754 @@
+"""live2d-notify hook: one coding agent's hook payload in, one small privacy-safe event out.
+
+Stdlib only and one file, because people download it (the server serves it at GET /hook.py):
+
+    python3 -I -S hook.py claude            # payload JSON on stdin (Codex notify: the last argument)
+
+A whitelist, not a blacklist: only the event name, the tool name reduced to a category, a few status
+labels and a short hash of the session id decide the event; titles and messages are fixed phrases of
+ours, never text from the payload. The hook prints nothing, always exits 0, and hands everything else
+to a detached child so the agent never waits on the network. Mapping tables: docs/hooks.md.
+
+Start-up matters (agents run the hook on every tool call): the parent path imports nothing beyond what
+`python -I -S` has already loaded (not even `os`); json, hashlib and http.client load in the child or on
+demand. No `from __future__ import annotations` for the same reason: these annotations evaluate on 3.11.
+"""
+
+import sys
+
+SOURCES = frozenset({"claude", "codex", "gemini", "cursor", "copilot", "opencode", "aider", "generic"})
+TYPES = ("start", "progress", "success", "error", "waiting", "info")
+CATEGORIES = ("command", "edit", "read", "search", "web", "agent", "mcp", "plan", "todo", "other")
+LIMITS = {"title": 80, "message": 280, "tool": 64, "source": 32, "session": 64}
+
+ENV_URL = "LIVE2D_NOTIFY_URL"
+ENV_TOKEN = "LIVE2D_NOTIFY_TOKEN"
+ENV_DETAIL = "LIVE2D_NOTIFY_DETAIL"
+SEND_TIMEOUT = 3.0  # seconds the detached child waits on the server
+CHILD_DEADLINE = 10  # seconds after which the detached child is killed, whatever it is doing
+MAX_PAYLOAD = 16 * 1024 * 1024  # bytes of stdin we keep; a larger payload is drained and dropped
+
+Event = dict[str, str | None]
+
+
+class UnknownSource(ValueError):
+    """The source (CLI id) has no adapter."""
+
+
+# -- tool names → categories ------------------------------------------------------------------
+_TOOLS = {
+    "command": (
+        "bash", "bashoutput", "killshell", "killbash", "shell", "run_shell_command", "powershell",
+        "exec_command", "local_shell", "unified_exec", "write_stdin", "run_terminal_cmd", "terminal",
+        "command", "monitor",
+    ),
+    "edit": (
+        "edit", "multiedit", "multi_edit", "write", "notebookedit", "apply_patch", "write_file", "replace",
+        "create", "str_replace_editor", "str_replace", "strreplace", "edit_file", "search_replace",
+        "patch", "delete", "delete_file",
+    ),
+    "read": ("read", "notebookread", "read_file", "read_many_files", "view", "view_image", "ls", "list",
+             "list_dir", "list_directory"),
+    "search": ("grep", "glob", "rg", "search_file_content", "codebase_search", "codesearch", "file_search",
+               "grep_search", "toolsearch", "find"),
+    "web": ("webfetch", "websearch", "web_fetch", "web_search", "google_web_search", "fetch",
+            "networkaccess"),
+    "agent": ("task", "agent", "delegate_to_agent", "subagent"),
+    "plan": ("exitplanmode", "enterplanmode", "update_plan", "plan"),
+    "todo": ("todowrite", "todoread", "write_todos", "update_todo", "taskcreate", "taskupdate", "tasklist",
+             "taskget", "todo_write"),
+}
+_CATEGORY = {name: category for category, names in _TOOLS.items() for name in names}
+_QUESTION_TOOLS = frozenset({"askuserquestion", "ask_user", "question"})
+
+_DOING = {
+    "command": "Running a command", "edit": "Editing a file", "read": "Reading a file",
+    "search": "Searching the code", "web": "Browsing the web", "agent": "Delegating to a subagent",
+    "mcp": "Using an MCP tool", "plan": "Planning", "todo": "Updating the to-do list", "other": "Using a tool",
+}
+_DONE = {
+    "command": "Command finished", "edit": "File edited", "read": "File read", "search": "Search finished",
+    "web": "Web request finished", "agent": "Subagent finished", "mcp": "MCP tool finished",
+    "plan": "Plan updated", "todo": "To-do list updated", "other": "Tool finished",
+}
+_FAILED = {
+    "command": "Command failed", "edit": "Edit failed", "read": "Read failed", "search": "Search failed",
+    "web": "Web request failed", "agent": "Subagent failed", "mcp": "MCP tool failed",
+    "plan": "Planning failed", "todo": "To-do update failed", "other": "Tool failed",
+}
+_ASKS = {
+    "command": "Wants to run a command", "edit": "Wants to edit a file", "read": "Wants to read a file",
+    "search": "Wants to search files", "web": "Wants to access the web", "agent": "Wants to start a subagent",
+    "mcp": "Wants to use an MCP tool", "plan": "Wants to leave plan mode", "todo": "Wants to update the to-do list",
+    "other": "Wants to use a tool",
+}
+# Status labels that survive (StopFailure error / error_type, Codex StopFailure error); others → "Failed".
+_FAILURES = {
+    "rate_limit": "rate limit", "overloaded": "overloaded", "authentication_failed": "authentication failed",
+    "billing_error": "billing error", "invalid_request": "invalid request", "server_error": "server error",
+    "max_output_tokens": "output too long", "context_length_exceeded": "context too long",
+    "timeout": "timed out",
+}
+
+PERMISSION = "Needs your permission"
+INPUT = "Waiting for your input"
+QUESTION = "Has a question for you"
+WORKING = "Working on your request"
+DONE = "Done"
+
+
+def tool_category(name: object) -> str:
+    """Reduce a tool name to a category; MCP tools (`mcp__server__tool`) never leak the server name."""
+    if not isinstance(name, str):
+        return "other"
+    key = name.strip().lower()
+    if key.startswith(("mcp__", "mcp:", "mcp_", "mcp.")):
+        return "mcp"
+    return _CATEGORY.get(key, "other")
+
+
+def hash_session(value: object) -> str | None:
+    """First 12 hex digits of sha256 of a session / conversation / thread id, or None."""
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        return None
+    text = str(value)
+    if not text:
+        return None
+    from hashlib import sha256
+
+    return sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+
+
+def _event(
+    kind: str, title: str, *, tool: str | None = None, message: str | None = None, session: str | None = None
+) -> Event:
+    return {"type": kind, "source": None, "tool": tool, "title": title, "message": message, "session": session}
+
+
+def _get(mapping: object, *keys: str) -> object:
+    """The first present value among `keys` of a dict (None when absent or not a dict)."""
+    if isinstance(mapping, dict):
+        for key in keys:
+            value = mapping.get(key)
+            if value is not None:
+                return value
+    return None
+
+
+def _label(value: object) -> str:
+    return value if isinstance(value, str) else ""
+
+
+# -- opt-in detail: a file's base name or a command's program name, never arguments -----------------
+_SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._+-@")
+
+
+def _program(command: object) -> str | None:
+    """The program of a shell command line (`FOO=1 /usr/bin/pytest -x` → `pytest`), or None."""
+    if not isinstance(command, str):
+        return None
+    for word in command.split():
+        word = word.strip("'\"")
+        if "=" in word and not word.startswith("="):
+            continue  # an environment assignment before the program
+        word = word.rsplit("/", 1)[-1]
+        if word and len(word) <= 32 and set(word) <= _SAFE:
+            return word
+        return None
+    return None
+
+
+def _basename(path: object) -> str | None:
+    if not isinstance(path, str):
+        return None
+    name = path.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
+    name = "".join(ch for ch in name if ch.isprintable())[:48]
+    return name or None
+
+
+def _args(value: object) -> object:
+    """Tool arguments, decoding the JSON string some CLIs send (Cursor MCP, Copilot toolArgs)."""
+    if isinstance(value, str) and value.lstrip().startswith("{"):
+        import json
+
+        try:
+            return json.loads(value)
+        except ValueError:
+            return None
+    return value
+
+
+def _detail(category: str, args: object) -> str | None:
+    args = _args(args)
+    if category == "command":
+        return _program(_get(args, "command", "cmd"))
+    if category in ("edit", "read"):
+        return _basename(_get(args, "file_path", "filePath", "path", "notebook_path", "absolute_path",
+                               "target_file"))
+    return None
+
+
+def _titled(title: str, extra: str | None) -> str:
+    return f"{title}: {extra}"[: LIMITS["title"]] if extra else title
+
+
+# -- shared event builders ------------------------------------------------------------------------
+def _tool_event(phase: str, name: object, args: object, detail: bool, session: str | None) -> Event:
+    """progress before/after a tool, error after a failed one, waiting for a question tool."""
+    category = tool_category(name)
+    if phase == "before" and isinstance(name, str) and name.strip().lower() in _QUESTION_TOOLS:
+        return _event("waiting", QUESTION, tool=category, session=session)
+    if phase == "before" and category == "plan" and isinstance(name, str) and name.lower() == "exitplanmode":
+        return _event("waiting", "Plan ready for your review", tool=category, session=session)
+    table = {"before": _DOING, "after": _DONE, "failed": _FAILED}[phase]
+    title = _titled(table[category], _detail(category, args) if detail else None)
+    return _event("error" if phase == "failed" else "progress", title, tool=category, session=session)
+
+
+def _permission(name: object, session: str | None) -> Event:
+    if name is None:
+        return _event("waiting", PERMISSION, session=session)
+    category = tool_category(name)
+    return _event("waiting", PERMISSION, tool=category, message=_ASKS[category], session=session)
+
+
+def _failed(label: object, session: str | None) -> Event:
+    reason = _FAILURES.get(label) if isinstance(label, str) else None
+    return _event("error", f"Failed: {reason}" if reason else "Failed", session=session)
+
+
+_SESSION_START = {"startup": "Session started", "resume": "Session resumed", "clear": "Session cleared",
+                  "compact": "Context compacted", "new": "Session started"}
+
+
+def _session_start(source: object, session: str | None) -> Event:
+    return _event("info", _SESSION_START.get(_label(source), "Session started"), session=session)
+
+
+# -- Claude Code, and Codex hooks.json (same event names) -----------------------------------------
+_CLAUDE_NOTIFICATIONS = {
+    "permission_prompt": ("waiting", PERMISSION), "idle_prompt": ("waiting", INPUT),
+    "elicitation_dialog": ("waiting", QUESTION), "agent_needs_input": ("waiting", INPUT),
+    "auth_success": ("info", "Signed in"), "agent_completed": ("info", "Background agent finished"),
+}
+
+
+def _claude(p: object, detail: bool) -> Event | None:
+    if not isinstance(p, dict):
+        return None
+    name = p.get("hook_event_name")
+    session = hash_session(p.get("session_id"))
+    tool, args = p.get("tool_name"), p.get("tool_input")
+    if name == "SessionStart":
+        return _session_start(p.get("source"), session)
+    if name == "UserPromptSubmit":
+        return _event("start", WORKING, session=session)
+    if name == "PreToolUse":
+        return _tool_event("before", tool, args, detail, session)
+    if name == "PostToolUse":
+        return _tool_event("after", tool, args, detail, session)
+    if name == "PostToolUseFailure":
+        if p.get("is_interrupt") is True:
+            return _event("info", "Interrupted", tool=tool_category(tool), session=session)
+        return _tool_event("failed", tool, args, detail, session)
+    if name == "PermissionRequest":
+        return _permission(tool, session)
+    if name == "PermissionDenied":
+        return _event("error", "Permission denied", tool=tool_category(tool), session=session)
+    if name == "Notification":
+        found = _CLAUDE_NOTIFICATIONS.get(_label(p.get("notification_type")))
+        return _event(found[0], found[1], session=session) if found else None
+    if name == "Stop":
+        return _event("success", DONE, session=session)
+    if name == "StopFailure":
+        return _failed(_get(p, "error_type", "error"), session)
+    if name == "SubagentStart":
+        return _event("progress", "Subagent started", tool="agent", session=session)
+    if name == "SubagentStop":
+        return _event("progress", "Subagent finished", tool="agent", session=session)
+    if name == "PreCompact":
+        return _event("info", "Compacting context", session=session)
+    if name == "PostCompact":
+        return _event("info", "Context compacted", session=session)
+    if name == "SessionEnd":
+        return _event("info", "Session ended", session=session)
+    if name == "Interrupt":  # Codex
+        return _event("info", "Interrupted", session=session)
+    return None
+
+
+# Prompts Codex sends on the user's behalf (thread-title generation, recaps): their notify is no turn.
+_CODEX_MACHINE_PROMPTS = ("Generate a concise, single-line task title", "Write a brief catch-up for a user")
+
+
+def _codex(p: object, detail: bool) -> Event | None:
+    if not isinstance(p, dict):
+        return None
+    kind = p.get("type")
+    if kind == "agent-turn-complete":  # `notify`: the JSON is the last argv argument
+        prompts = p.get("input-messages")
+        if isinstance(prompts, list) and any(
+            isinstance(text, str) and text.lstrip().startswith(_CODEX_MACHINE_PROMPTS) for text in prompts
+        ):
+            return None
+        return _event("success", DONE, session=hash_session(p.get("thread-id")))
+    if kind in ("approval-requested", "permission-requested"):
+        return _event("waiting", PERMISSION, session=hash_session(p.get("thread-id")))
+    if p.get("hook_event_name") == "PreModelRequest":
+        return None
+    return _claude(p, detail)
+
+
+# -- Gemini CLI -----------------------------------------------------------------------------------
+def _gemini(p: object, detail: bool) -> Event | None:
+    if not isinstance(p, dict):
+        return None
+    name = p.get("hook_event_name")
+    session = hash_session(p.get("session_id"))
+    tool, args = p.get("tool_name"), p.get("tool_input")
+    if name == "SessionStart":
+        return _session_start(p.get("source"), session)
+    if name == "BeforeAgent":
+        return _event("start", WORKING, session=session)
+    if name == "BeforeTool":
+        return _tool_event("before", tool, args, detail, session)
+    if name == "AfterTool":
+        failed = bool(_get(p.get("tool_response"), "error"))
+        return _tool_event("failed" if failed else "after", tool, args, detail, session)
+    if name == "Notification":
+        return _permission(None, session) if p.get("notification_type") == "ToolPermission" else None
+    if name == "AfterAgent":
+        return _event("success", DONE, session=session)
+    if name == "PreCompress":
+        return _event("info", "Compacting context", session=session)
+    if name == "SessionEnd":
+        return _event("info", "Session ended", session=session)
+    return None  # BeforeModel, AfterModel (per streamed chunk), BeforeToolSelection, …
+
+
+# -- Cursor ---------------------------------------------------------------------------------------
+_CURSOR_FIXED = {
+    "beforeShellExecution": ("before", "Shell"), "afterShellExecution": ("after", "Shell"),
+    "beforeMCPExecution": ("before", "mcp:"), "afterMCPExecution": ("after", "mcp:"),
+    "beforeReadFile": ("before", "Read"), "afterFileEdit": ("after", "Edit"),
+}
+
+
+def _cursor(p: object, detail: bool) -> Event | None:
+    if not isinstance(p, dict):
+        return None
+    name = p.get("hook_event_name")
+    session = hash_session(p.get("conversation_id"))
+    if isinstance(name, str) and name in _CURSOR_FIXED:
+        phase, tool = _CURSOR_FIXED[name]
+        return _tool_event(phase, tool, p, detail, session)  # command / file_path sit at the top level
+    if name == "beforeSubmitPrompt":
+        return _event("start", WORKING, session=session)
+    if name == "stop":
+        status = p.get("status")
+        if status == "error":
+            return _event("error", "Failed", session=session)
+        if status == "aborted":
+            return _event("info", "Stopped", session=session)
+        return _event("success", DONE, session=session)
+    if name in ("preToolUse", "postToolUse"):
+        phase = "before" if name == "preToolUse" else "after"
+        return _tool_event(phase, p.get("tool_name"), p.get("tool_input"), detail, session)
+    if name == "postToolUseFailure":
+        if p.get("failure_type") == "permission_denied":
+            return _event("error", "Permission denied", tool=tool_category(p.get("tool_name")), session=session)
+        return _tool_event("failed", p.get("tool_name"), p.get("tool_input"), detail, session)
+    if name == "sessionStart":
+        return _event("info", "Session started", session=session)
+    if name == "sessionEnd":
+        reason = p.get("reason")
+        if reason == "error":
+            return _event("error", "Failed", session=session)
+        return _event("info", "Stopped" if reason == "aborted" else "Session ended", session=session)
+    if name == "subagentStart":
+        return _event("progress", "Subagent started", tool="agent", session=session)
+    if name == "subagentStop":
+        return _event("progress", "Subagent finished", tool="agent", session=session)
+    if name == "preCompact":
+        return _event("info", "Compacting context", session=session)
+    return None  # afterAgentResponse / afterAgentThought (model text), Tab events
+
+
+# -- GitHub Copilot CLI ---------------------------------------------------------------------------
+# camelCase payloads carry no event name: the hook command passes it as an argument
+# (`hook.py copilot agentStop`); PascalCase (VS Code compatible) payloads carry hook_event_name.
+_COPILOT_NAMES = {
+    "SessionStart": "sessionStart", "SessionEnd": "sessionEnd", "UserPromptSubmit": "userPromptSubmitted",
+    "PreToolUse": "preToolUse", "PostToolUse": "postToolUse", "PostToolUseFailure": "postToolUseFailure",
+    "PermissionRequest": "permissionRequest", "Stop": "agentStop", "SubagentStart": "subagentStart",
+    "SubagentStop": "subagentStop", "ErrorOccurred": "errorOccurred", "PreCompact": "preCompact",
+    "Notification": "notification",
+}
+_COPILOT_NOTIFICATIONS = {
+    "permission_prompt": ("waiting", PERMISSION), "elicitation_dialog": ("waiting", QUESTION),
+    "agent_completed": ("info", "Background agent finished"), "agent_idle": ("info", "Background agent idle"),
+    "shell_completed": ("info", "Background command finished"),
+    "shell_detached_completed": ("info", "Background command finished"),
+}
+_COPILOT_ERRORS = {"model_call": "model error", "tool_execution": "tool error", "system": "system error",
+                   "user_input": "input error"}
+
+
+def _copilot_infer(p: dict[str, object]) -> str | None:
+    """Which event a camelCase payload without an event name is, from the fields it has."""
+    if "notification_type" in p:
+        return "notification"
+    if "toolResult" in p or "tool_result" in p:
+        return "postToolUse"
+    if isinstance(p.get("error"), dict):
+        return "errorOccurred"
+    if "toolName" in p or "tool_name" in p:
+        return "postToolUseFailure" if isinstance(p.get("error"), str) else "preToolUse"
+    if "stopReason" in p or "stop_reason" in p:
+        return "subagentStop" if ("agentName" in p or "agent_name" in p) else "agentStop"
+    if "agentName" in p:
+        return "subagentStart"
+    if "trigger" in p:
+        return "preCompact"
+    if "prompt" in p:
+        return "userPromptSubmitted"
+    if "reason" in p:
+        return "sessionEnd"
+    if "source" in p:
+        return "sessionStart"
+    return None
+
+
+def _copilot(p: object, detail: bool) -> Event | None:
+    if not isinstance(p, dict):
+        return None
+    raw = p.get("hook_event_name")
+    name = _COPILOT_NAMES.get(raw, raw) if isinstance(raw, str) else _copilot_infer(p)
+    session = hash_session(_get(p, "sessionId", "session_id"))
+    tool, args = _get(p, "toolName", "tool_name"), _get(p, "toolArgs", "tool_input")
+    if name == "sessionStart":
+        return _session_start(p.get("source"), session)
+    if name == "userPromptSubmitted":
+        return _event("start", WORKING, session=session)
+    if name == "preToolUse":
+        return _tool_event("before", tool, args, detail, session)
+    if name == "postToolUse":
+        return _tool_event("after", tool, args, detail, session)
+    if name == "postToolUseFailure":
+        return _tool_event("failed", tool, args, detail, session)
+    if name == "permissionRequest":
+        return _permission(tool, session)
+    if name == "agentStop":
+        return _event("success", DONE, session=session)
+    if name == "subagentStart":
+        return _event("progress", "Subagent started", tool="agent", session=session)
+    if name == "subagentStop":
+        return _event("progress", "Subagent finished", tool="agent", session=session)
+    if name == "errorOccurred":
+        if p.get("recoverable") is True:
+            return _event("info", "Retrying after an error", session=session)
+        reason = _COPILOT_ERRORS.get(_label(_get(p, "errorContext", "error_context")))
+        return _event("error", f"Failed: {reason}" if reason else "Failed", session=session)
+    if name == "notification":
+        found = _COPILOT_NOTIFICATIONS.get(_label(p.get("notification_type")))
+        return _event(found[0], found[1], session=session) if found else None
+    if name == "preCompact":
+        return _event("info", "Compacting context", session=session)
+    if name == "sessionEnd":
+        reason = p.get("reason")
+        if reason == "error":
+            return _event("error", "Failed", session=session)
+        if reason == "timeout":
+            return _event("error", "Failed: timed out", session=session)
+        return _event("info", "Stopped" if reason == "abort" else "Session ended", session=session)
+    return None
+
+
+# -- opencode (bus events and tool hooks, forwarded by the plugin `live2d-notify install opencode` writes)
+_OPENCODE_ERRORS = {
+    "ProviderAuthError": "authentication failed", "APIError": "API error",
+    "MessageOutputLengthError": "output too long", "ContextOverflowError": "context too long",
+}
+
+
+def _opencode(p: object, detail: bool) -> Event | None:
+    if not isinstance(p, dict):
+        return None
+    name = p.get("type")
+    props = p.get("properties")
+    props = props if isinstance(props, dict) else p
+    session = hash_session(_get(props, "sessionID") or _get(props.get("info"), "id"))
+    if name == "chat.message":
+        return _event("start", WORKING, session=session)
+    if name == "tool.execute.before":
+        return _tool_event("before", props.get("tool"), None, detail, session)
+    if name == "tool.execute.after":
+        return _tool_event("after", props.get("tool"), None, detail, session)
+    if name in ("permission.asked", "permission.updated"):
+        return _permission(_get(props, "permission", "type"), session)
+    if name == "question.asked":
+        return _event("waiting", QUESTION, session=session)
+    if name == "session.idle":
+        return _event("success", DONE, session=session)
+    if name == "session.status":
+        status = _get(props.get("status"), "type")
+        return _event("info", "Retrying", session=session) if status == "retry" else None
+    if name == "session.error":
+        error = _label(_get(props.get("error"), "name"))
+        if error == "MessageAbortedError":
+            return _event("info", "Stopped", session=session)
+        reason = _OPENCODE_ERRORS.get(error)
+        return _event("error", f"Failed: {reason}" if reason else "Failed", session=session)
+    if name == "session.created":
+        return _event("info", "Session started", session=session)
+    if name == "session.compacted":
+        return _event("info", "Context compacted", session=session)
+    return None
+
+
+# -- Aider (`--notifications-command` runs a bare command: no payload at all) and generic -----------
+def _aider(p: object, detail: bool) -> Event | None:
+    return _event("waiting", INPUT)
+
+
+def _generic(p: object, detail: bool) -> Event | None:
+    """Already the /api/events body: pass through the whitelisted string fields (the server validates)."""
+    if not isinstance(p, dict) or not isinstance(p.get("type"), str):
+        return None
+    out = _event(p["type"], "")
+    for key in ("title", "message", "tool", "session"):
+        value = p.get(key)
+        out[key] = value if isinstance(value, str) else None
+    return out
+
+
+_ADAPTERS = {
+    "claude": _claude, "codex": _codex, "gemini": _gemini, "cursor": _cursor, "copilot": _copilot,
+    "opencode": _opencode, "aider": _aider, "generic": _generic,
+}
+
+
+def normalise(source: str, payload: object, *, detail: bool = False) -> Event | None:
+    """One CLI payload → `{type, source, tool, title, message, session}`, or None to ignore it.
+
+    Raises UnknownSource for a source without an adapter; never raises for a payload.
+    """
+    adapter = _ADAPTERS.get(source) if isinstance(source, str) else None
+    if adapter is None:
+        raise UnknownSource(source)
+    try:
+        event = adapter(payload, detail)
+    except Exception:  # a payload must never crash the hook or the server
+        return None
+    if event is not None:
+        event["source"] = source
+    return event
+
+
+# -- the local hook: spawn a detached child that reads, normalises and sends -------------------------
+# The parent only spawns and exits. It uses the built-in `posix` module, not `os` (not loaded under
+# `-I -S`; importing it costs more than the rest of the hook), and posix_spawn rather than fork (a
+# forked parent pays copy-on-write faults while it shuts down). The child gets only the variables it
+# needs: never GEMINI_API_KEY or anything else an agent puts in a hook's environment.
+_CHILD_ENV = ("HOME", "XDG_CONFIG_HOME", ENV_URL, ENV_TOKEN, ENV_DETAIL, "SSL_CERT_FILE", "SSL_CERT_DIR")
+
+
+def _spawn(cli: str, args: list[str]) -> None:
+    try:
+        import posix
+    except ImportError:  # Windows
+        _spawn_process(cli, args)
+        return
+    keep = {name.encode() for name in _CHILD_ENV}
+    env = {key: value for key, value in posix.environ.items() if key in keep}
+    null = [(posix.POSIX_SPAWN_OPEN, fd, "/dev/null", posix.O_RDWR, 0) for fd in (1, 2)]
+    if cli == "aider":  # its stdin is the user's terminal: never touch it
+        null.append((posix.POSIX_SPAWN_OPEN, 0, "/dev/null", posix.O_RDONLY, 0))
+    argv = [sys.executable, "-I", "-S", __file__, "--child", cli, *args]
+    try:
+        posix.posix_spawn(sys.executable, argv, env, file_actions=null, setsid=True)
+    except NotImplementedError:  # no POSIX_SPAWN_SETSID: the child calls setsid() itself
+        posix.posix_spawn(sys.executable, argv, env, file_actions=null)
+
+
+def _child(args: list[str]) -> None:
+    """`hook.py --child <cli> …`: bounded in time, detached from the agent, reads stdin and sends."""
+    import os
+    import signal
+
+    signal.alarm(CHILD_DEADLINE)  # SIGALRM's default action ends us, even mid-request
+    os.closerange(3, 256)  # let go of any descriptor the agent leaked to the hook
+    if os.getsid(0) != os.getpid():
+        os.setsid()
+    if args and args[0] in SOURCES:
+        _deliver(args[0], args[1:])
+
+
+def _config_path() -> str:
+    import os
+
+    base = os.environ.get("XDG_CONFIG_HOME", "")
+    if not os.path.isabs(base):
+        base = os.path.join(os.path.expanduser("~"), ".config")
+    return os.path.join(base, "live2d-notify", "config.json")
+
+
+def read_settings() -> tuple[str | None, str | None, bool]:
+    """(url, token, detail) from LIVE2D_NOTIFY_* or, for what is unset, the 0600 config file."""
+    import os
+
+    url, token = os.environ.get(ENV_URL) or None, os.environ.get(ENV_TOKEN) or None
+    flag = os.environ.get(ENV_DETAIL, "").strip().lower()
+    stored: object = None
+    if not (url and token) or not flag:
+        import json
+
+        try:
+            with open(_config_path(), encoding="utf-8") as file:
+                stored = json.load(file)
+        except (OSError, ValueError):
+            stored = None
+    url = url or _text(_get(stored, "url"))
+    token = token or _text(_get(stored, "token"))
+    detail = flag in ("1", "true", "yes", "on") if flag else _get(stored, "detail") is True
+    return url, token, detail
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _decode(raw: bytes | str) -> object:
+    import json
+
+    if isinstance(raw, bytes):
+        raw = raw.decode("utf-8-sig", "replace")  # Cursor's payload starts with a byte-order mark
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return None
+
+
+def _read_stdin() -> bytes:
+    """All of stdin (drained so the agent's write never blocks), or b"" when it is too big or a tty."""
+    import os
+
+    if os.isatty(0):
+        return b""
+    chunks, size = [], 0
+    while True:
+        chunk = os.read(0, 1 << 16)
+        if not chunk:
+            break
+        size += len(chunk)
+        if size <= MAX_PAYLOAD:
+            chunks.append(chunk)
+    return b"".join(chunks) if size <= MAX_PAYLOAD else b""
+
+
+def _load(cli: str, args: list[str]) -> object:
+    """The payload: inline JSON (Codex notify), nothing (Aider: stdin is the user's terminal), or stdin.
+
+    A word before it names the event (`hook.py copilot agentStop`): Copilot's camelCase payloads carry none.
+    """
+    inline = args[-1] if args and args[-1].lstrip().startswith(("{", "[")) else None
+    names = args[:-1] if inline is not None else args
+    if cli == "aider":
+        return None
+    payload = _decode(inline if inline is not None else _read_stdin())
+    if names and isinstance(payload, dict) and "hook_event_name" not in payload:
+        payload = {**payload, "hook_event_name": names[0]}
+    return payload
+
+
+def post(url: str, token: str, event: Event, timeout: float = SEND_TIMEOUT) -> int | None:
+    """POST the event (None fields left out) to {url}/api/events; the HTTP status, or None if not sent."""
+    import http.client
+    import json
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    if not token.isascii() or not token.isprintable() or " " in token:
+        return None
+    connection = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    conn = connection(parts.hostname, parts.port, timeout=timeout)
+    body = json.dumps({k: v for k, v in event.items() if v is not None}, separators=(",", ":")).encode()
+    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}",
+               "User-Agent": "live2d-notify-hook/1"}
+    try:
+        conn.request("POST", parts.path.rstrip("/") + "/api/events", body, headers)
+        response = conn.getresponse()
+        response.read()
+        return response.status
+    finally:
+        conn.close()
+
+
+def _deliver(cli: str, args: list[str]) -> None:
+    payload = _load(cli, args)
+    url, token, detail = read_settings()
+    event = normalise(cli, payload, detail=detail)
+    if event is not None and url and token:
+        post(url, token, event)
+
+
+def _spawn_process(cli: str, args: list[str]) -> None:
+    """Without posix (Windows): normalise here, hand only the small event to a detached `--send` child."""
+    import json
+    import os
+    import subprocess
+
+    url, token, detail = read_settings()
+    event = normalise(cli, _load(cli, args), detail=detail)
+    if event is None or not url or not token:
+        return
+    flags = getattr(subprocess, "DETACHED_PROCESS", 0) | getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)
+    env = {key: os.environ[key] for key in ("SYSTEMROOT",) if key in os.environ}
+    child = subprocess.Popen(
+        [sys.executable, "-I", "-S", __file__, "--send"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL, close_fds=True, start_new_session=os.name == "posix", creationflags=flags,
+        env=env,
+    )
+    assert child.stdin is not None
+    child.stdin.write(json.dumps({"url": url, "token": token, "event": event}).encode())
+    child.stdin.close()
+
+
+def _send_from_stdin() -> None:
+    """`hook.py --send`: the detached child of _spawn_process; stdin is {url, token, event}."""
+    job = _decode(_read_stdin())
+    url, token, event = _get(job, "url"), _get(job, "token"), _get(job, "event")
+    if isinstance(url, str) and isinstance(token, str) and isinstance(event, dict):
+        post(url, token, {k: v for k, v in event.items() if isinstance(k, str) and isinstance(v, str)})
+
+
+def _dry_run(args: list[str]) -> None:
+    """`hook.py --dry-run <cli> …`: print what the hook would send (to check what leaves the machine)."""
+    import json
+
+    if args and args[0] in SOURCES:
+        event = normalise(args[0], _load(args[0], args[1:]), detail=read_settings()[2])
+        print(json.dumps(event, indent=2))
+
+
+def main(argv: list[str]) -> int:
+    """`hook.py <cli> [event] [payload]`: never prints, never fails, never waits on the network."""
+    try:
+        mode = argv[0] if argv else ""
+        if mode in SOURCES:
+            _spawn(mode, argv[1:])
+        elif mode == "--child":
+            _child(argv[1:])
+        elif mode == "--send":
+            _send_from_stdin()
+        elif mode == "--dry-run":
+            _dry_run(argv[1:])
+    except BaseException:  # noqa: S110 - the agent must see exit 0 and an empty stderr, whatever happens
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

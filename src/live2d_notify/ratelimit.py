@@ -1,0 +1,82 @@
+"""Rate limits with `limits`: per hook token, sign-ups per client IP.
+
+In one process the sync in-memory storage is used (a hit is a few µs and never awaits); with a Redis
+URL the `limits` async Redis storage is shared by every process, so N processes don't multiply an
+allowance.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from limits import RateLimitItem, parse_many
+from limits.storage import MemoryStorage
+from limits.strategies import FixedWindowRateLimiter
+
+
+@dataclass(frozen=True, slots=True)
+class Limited:
+    """A refusal: which limit, and when to come back (whole seconds, at least 1)."""
+
+    limit: RateLimitItem
+    retry_after: int
+    reset: float
+
+    def headers(self) -> dict[str, str]:
+        return {
+            "Retry-After": str(self.retry_after),
+            "RateLimit-Limit": str(self.limit.amount),
+            "RateLimit-Remaining": "0",
+            "RateLimit-Reset": str(self.retry_after),
+            "RateLimit-Policy": f"{self.limit.amount};w={self.limit.get_expiry()}",
+        }
+
+
+class RateLimiter:
+    def __init__(self, redis_url: str | None = None) -> None:
+        self._sync: FixedWindowRateLimiter | None = None
+        self._aio = None
+        if redis_url:
+            from limits.aio.storage import storage_from_string
+            from limits.aio.strategies import FixedWindowRateLimiter as AioFixedWindow
+
+            uri = "async+" + redis_url if not redis_url.startswith("async+") else redis_url
+            self._aio = AioFixedWindow(storage_from_string(uri))
+        else:
+            self._sync = FixedWindowRateLimiter(MemoryStorage())
+
+    @staticmethod
+    def parse(rates: Sequence[str]) -> tuple[RateLimitItem, ...]:
+        return tuple(parse_many(";".join(rates)))
+
+    async def hit(self, items: Sequence[RateLimitItem], namespace: str, key: str) -> Limited | None:
+        """Count one hit against every limit; the first one exceeded is returned."""
+        for item in items:
+            if self._sync is not None:
+                ok = self._sync.hit(item, namespace, key)
+                if not ok:
+                    stats = self._sync.get_window_stats(item, namespace, key)
+                    return _limited(item, stats.reset_time)
+            else:
+                assert self._aio is not None
+                ok = await self._aio.hit(item, namespace, key)
+                if not ok:
+                    stats = await self._aio.get_window_stats(item, namespace, key)
+                    return _limited(item, stats.reset_time)
+        return None
+
+    async def ready(self) -> str | None:
+        if self._aio is None:
+            return None
+        try:
+            ok = await self._aio.storage.check()
+        except Exception as exc:  # noqa: BLE001 - any failure is "not ready"
+            return f"rate-limit storage: {type(exc).__name__}"
+        return None if ok else "rate-limit storage unreachable"
+
+
+def _limited(item: RateLimitItem, reset: float) -> Limited:
+    return Limited(item, max(1, math.ceil(reset - time.time())), reset)

@@ -1,0 +1,387 @@
+"""Thin endpoints: parse → check → call the hub/store → respond. The `routes` list is at the bottom."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from loguru import logger
+from sse_starlette import EventSourceResponse
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from live2d_notify import hooks
+from live2d_notify.errors import ApiError, from_bad_token, from_invalid_event
+from live2d_notify.events import Event, InvalidEvent, clean, control_frame, iso, validate
+from live2d_notify.hub import TooManyStreams
+from live2d_notify.services import Services, services
+from live2d_notify.store import AuditRow
+from live2d_notify.tokens import BadToken, Claims, Kind, new_id, now_us
+
+EVENT_BODY_LIMIT = 8 * 1024
+HOOK_BODY_LIMIT = 1024 * 1024
+MANAGE_BODY_LIMIT = 8 * 1024
+LABEL_LIMIT = 64
+RETRY_MS = 3000
+
+
+# -- request helpers -------------------------------------------------------------------------
+def authenticate(svc: Services, request: Request, allowed: frozenset[Kind]) -> Claims:
+    header = request.headers.get("authorization")
+    if not header:
+        raise ApiError(401, "token_missing", "Send the token as 'Authorization: Bearer <token>'.",
+                       headers={"WWW-Authenticate": "Bearer"})
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise ApiError(401, "token_missing", "Send the token as 'Authorization: Bearer <token>'.",
+                       headers={"WWW-Authenticate": "Bearer"})
+    return _verify(svc, token, allowed)
+
+
+def _verify(svc: Services, token: str, allowed: frozenset[Kind]) -> Claims:
+    try:
+        claims = svc.tokens.verify(token, allowed)
+        svc.revocations.check(claims)
+    except BadToken as exc:
+        raise from_bad_token(exc) from None
+    return claims
+
+
+async def read_json(request: Request, limit: int, *, optional: bool = False) -> Any:
+    """Read at most `limit` bytes (with or without Content-Length) and parse a JSON document."""
+    ctype = request.headers.get("content-type")
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        try:
+            if int(declared) > limit:
+                raise _too_large(limit)
+        except ValueError:
+            raise ApiError(400, "bad_request", "Content-Length is not a number.") from None
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise _too_large(limit)
+    if optional and not body:
+        return None
+    if ctype is None or not _is_json(ctype):
+        raise ApiError(415, "unsupported_media_type", "Send the body as 'Content-Type: application/json'.")
+    try:
+        return json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise ApiError(400, "bad_json", "The body is not valid JSON (UTF-8).") from None
+
+
+def _is_json(ctype: str) -> bool:
+    media = ctype.split(";", 1)[0].strip().lower()
+    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
+
+
+def _too_large(limit: int) -> ApiError:
+    return ApiError(413, "body_too_large", f"The body is larger than {limit} bytes.")
+
+
+def client_ip(svc: Services, request: Request) -> str:
+    if svc.settings.trust_proxy:
+        forwarded = request.headers.get("x-forwarded-for")
+        if forwarded:
+            return forwarded.split(",", 1)[0].strip()[:64]
+    return request.client.host if request.client else "unknown"
+
+
+def _expires(claims: Claims) -> str:
+    return iso(claims.expires)
+
+
+def _issue_pair(svc: Services, user_id: str) -> dict[str, str]:
+    s = svc.settings
+    session, sc = svc.tokens.issue(Kind.SESSION, user_id, s.session_ttl)
+    hook, hc = svc.tokens.issue(Kind.HOOK, user_id, s.hook_ttl)
+    svc.metrics.tokens_issued.labels("session").inc()
+    svc.metrics.tokens_issued.labels("hook").inc()
+    return {
+        "user_id": user_id,
+        "session_token": session,
+        "session_expires_at": _expires(sc),
+        "hook_token": hook,
+        "hook_token_id": hc.token_id,
+        "hook_expires_at": _expires(hc),
+    }
+
+
+SESSION_ONLY = frozenset({Kind.SESSION})
+HOOK_ONLY = frozenset({Kind.HOOK})
+STREAM_BEARER = frozenset({Kind.SESSION, Kind.TICKET})
+TICKET_ONLY = frozenset({Kind.TICKET})
+
+
+# -- users and tokens ------------------------------------------------------------------------
+async def create_user(request: Request) -> Response:
+    svc = services(request)
+    limited = await svc.limiter.hit(svc.signup_limits, "signup", client_ip(svc, request))
+    if limited:
+        svc.metrics.rate_limited.labels("signup").inc()
+        raise ApiError(429, "rate_limited", "Too many sign-ups from this address; try again later.",
+                       headers=limited.headers())
+    user_id = new_id("usr_")
+    body = _issue_pair(svc, user_id)
+    logger.info("user created user={} hook_token_id={}", user_id, body["hook_token_id"])
+    return JSONResponse(body, 201)
+
+
+async def refresh_session(request: Request) -> Response:
+    svc = services(request)
+    claims = authenticate(svc, request, SESSION_ONLY)
+    token, sc = svc.tokens.issue(Kind.SESSION, claims.user_id, svc.settings.session_ttl)
+    svc.metrics.tokens_issued.labels("session").inc()
+    return JSONResponse({"session_token": token, "session_expires_at": _expires(sc)})
+
+
+async def create_token(request: Request) -> Response:
+    svc = services(request)
+    claims = authenticate(svc, request, SESSION_ONLY)
+    body = await read_json(request, MANAGE_BODY_LIMIT, optional=True)
+    if body is None:
+        body = {}
+    if not isinstance(body, dict):
+        raise ApiError(422, "invalid_event", "The body must be a JSON object.", field=None)
+    label = body.get("label")
+    if label is not None:
+        if not isinstance(label, str):
+            raise ApiError(422, "invalid_event", "'label' must be a string.", field="label")
+        if clean(label) != label or "\n" in label or "\t" in label:
+            raise ApiError(422, "invalid_event", "'label' may not hold control characters.", field="label")
+        if len(label) > LABEL_LIMIT:
+            raise ApiError(422, "invalid_event", f"'label' is longer than {LABEL_LIMIT} characters.", field="label")
+        label = label.strip() or None
+    token, hc = svc.tokens.issue(Kind.HOOK, claims.user_id, svc.settings.hook_ttl)
+    svc.metrics.tokens_issued.labels("hook").inc()
+    logger.info("hook token created user={} token_id={}", claims.user_id, hc.token_id)
+    return JSONResponse({"token": token, "token_id": hc.token_id, "label": label, "expires_at": _expires(hc)}, 201)
+
+
+async def delete_token(request: Request) -> Response:
+    svc = services(request)
+    claims = authenticate(svc, request, SESSION_ONLY)
+    token_id = str(request.path_params["token_id"])
+    if len(token_id) <= 64:
+        s = svc.settings
+        purge_after = int(time.time()) + max(s.hook_ttl, s.session_ttl, s.ticket_ttl)
+        # Scoped to the caller: a foreign id only ever names (caller, id), which matches no token.
+        await svc.store.revoke_token(claims.user_id, token_id, purge_after)
+        svc.revocations.revoke_token(claims.user_id, token_id, purge_after)
+        svc.metrics.tokens_revoked.labels("token").inc()
+        logger.info("token revoked user={} token_id={}", claims.user_id, token_id)
+    return Response(status_code=204)
+
+
+async def revoke_all(request: Request) -> Response:
+    svc = services(request)
+    claims = authenticate(svc, request, SESSION_ONLY)
+    s = svc.settings
+    not_before = now_us()
+    purge_after = int(time.time()) + max(s.hook_ttl, s.session_ttl, s.ticket_ttl) + 1
+    await svc.store.revoke_user(claims.user_id, not_before, purge_after)
+    svc.revocations.revoke_user(claims.user_id, not_before, purge_after)
+    await svc.broker.close_user(claims.user_id)
+    svc.metrics.tokens_revoked.labels("all").inc()
+    body = _issue_pair(svc, claims.user_id)
+    logger.info("all tokens revoked user={}", claims.user_id)
+    return JSONResponse(body)
+
+
+async def create_ticket(request: Request) -> Response:
+    svc = services(request)
+    claims = authenticate(svc, request, SESSION_ONLY)
+    ttl = svc.settings.ticket_ttl
+    ticket, _ = svc.tokens.issue(Kind.TICKET, claims.user_id, ttl)
+    svc.metrics.tokens_issued.labels("ticket").inc()
+    return JSONResponse({"ticket": ticket, "expires_in": ttl}, 201)
+
+
+# -- publishing ------------------------------------------------------------------------------
+async def _publish_checks(svc: Services, request: Request) -> Claims:
+    claims = authenticate(svc, request, HOOK_ONLY)
+    limited = await svc.limiter.hit(svc.hook_limits, "hook", claims.token_id)
+    if limited:
+        svc.metrics.rate_limited.labels("hook").inc()
+        raise ApiError(429, "rate_limited", "Too many events for this hook token; slow down.",
+                       headers=limited.headers())
+    return claims
+
+
+async def _publish(svc: Services, claims: Claims, fields: dict[str, str | None]) -> Event | None:
+    """Create, dedupe and publish; None when it duplicates a prompt delivered a moment ago."""
+    if fields["type"] == "waiting" and fields.get("session"):
+        key = (claims.user_id, fields["session"] or "", "waiting")
+        if not svc.dedupe.first(key):
+            svc.metrics.events_ignored.labels("duplicate").inc()
+            return None
+    event = Event.create(fields, svc.ids)
+    await svc.broker.publish(claims.user_id, event)
+    svc.metrics.publish_latency.observe(max(0.0, time.time() - event.us / 1_000_000))
+    if svc.audit is not None:
+        svc.audit.record(AuditRow(event.us / 1e6, claims.user_id, claims.token_id, fields["type"],
+                                  fields["source"], "accepted"))
+    logger.debug("event published user={} token_id={} id={} type={} source={}",
+                 claims.user_id, claims.token_id, event.id, fields["type"], fields["source"])
+    return event
+
+
+def _reject(svc: Services, request: Request, exc: ApiError, claims: Claims | None) -> ApiError:
+    svc.metrics.events_rejected.labels(exc.code).inc()
+    if svc.audit is not None:
+        svc.audit.record(AuditRow(time.time(), claims.user_id if claims else None,
+                                  claims.token_id if claims else None, None, None, exc.code))
+    return exc
+
+
+async def post_event(request: Request) -> Response:
+    svc = services(request)
+    claims: Claims | None = None
+    try:
+        claims = await _publish_checks(svc, request)
+        body = await read_json(request, EVENT_BODY_LIMIT)
+        try:
+            fields = validate(body)
+        except InvalidEvent as exc:
+            raise from_invalid_event(exc) from None
+    except ApiError as exc:
+        raise _reject(svc, request, exc, claims) from None
+    event = await _publish(svc, claims, fields)
+    svc.metrics.accepted_api.inc()
+    if event is None:
+        return JSONResponse({"ignored": True}, 202)
+    return JSONResponse({"id": event.id}, 202)
+
+
+async def post_hook(request: Request) -> Response:
+    svc = services(request)
+    source = str(request.path_params["source"])
+    if source not in hooks.SOURCES:
+        raise ApiError(404, "not_found", f"No hook source named {source[:32]!r}.")
+    claims: Claims | None = None
+    try:
+        claims = await _publish_checks(svc, request)
+        payload = await read_json(request, HOOK_BODY_LIMIT)
+        if source == "generic":
+            normalised: dict[str, str | None] | None = payload if isinstance(payload, dict) else None
+            if normalised is None:
+                raise ApiError(422, "invalid_event", "The body must be a JSON object.")
+        else:
+            try:
+                normalised = hooks.normalise(source, payload)
+            except Exception:  # noqa: BLE001 - a payload must never cause a 5xx
+                normalised = None
+        del payload  # the raw payload goes no further than this line
+        if normalised is None:
+            svc.metrics.events_ignored.labels("not_notifiable").inc()
+            return JSONResponse({"ignored": True}, 202)
+        normalised = {**normalised, "source": normalised.get("source") or source}
+        try:
+            fields = validate(normalised)
+        except InvalidEvent as exc:
+            raise from_invalid_event(exc) from None
+    except ApiError as exc:
+        raise _reject(svc, request, exc, claims) from None
+    event = await _publish(svc, claims, fields)
+    svc.metrics.accepted_hook.inc()
+    if event is None:
+        return JSONResponse({"ignored": True}, 202)
+    return JSONResponse({"id": event.id, "type": fields["type"]}, 202)
+
+
+# -- subscribing -----------------------------------------------------------------------------
+async def stream(request: Request) -> Response:
+    svc = services(request)
+    ticket = request.query_params.get("ticket")
+    if ticket:
+        claims = _verify(svc, ticket, TICKET_ONLY)
+    else:
+        claims = authenticate(svc, request, STREAM_BEARER)
+    last_id = request.headers.get("last-event-id") or request.query_params.get("last_event_id") or None
+    if last_id is not None:
+        last_id = clean(last_id)[:64] or None
+    try:
+        sub, catch_up = svc.hub.subscribe(claims.user_id, last_id)
+    except TooManyStreams:
+        cap = svc.settings.streams_per_user
+        svc.metrics.rate_limited.labels("streams").inc()
+        raise ApiError(429, "too_many_streams", f"At most {cap} open streams per user; close one first.",
+                       headers={"Retry-After": "5", "RateLimit-Limit": str(cap), "RateLimit-Remaining": "0",
+                                "RateLimit-Reset": "5"}) from None
+    hub = svc.hub
+    ready = control_frame("ready", {"heartbeat": svc.settings.heartbeat}, retry_ms=RETRY_MS)
+
+    async def frames() -> AsyncIterator[bytes]:
+        try:
+            yield ready + catch_up
+            while True:
+                chunk, closing = await sub.next_chunk()
+                if chunk:
+                    yield chunk
+                if closing:
+                    return
+        finally:
+            hub.unsubscribe(sub)
+
+    return EventSourceResponse(
+        frames(),
+        ping=svc.settings.heartbeat,
+        headers={"Cache-Control": "no-cache, no-transform", "X-Accel-Buffering": "no"},
+    )
+
+
+# -- operations ------------------------------------------------------------------------------
+async def healthz(request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    svc = services(request)
+    failing: dict[str, str] = {}
+    try:
+        await svc.store.ping()
+    except Exception as exc:  # noqa: BLE001
+        failing["sqlite"] = type(exc).__name__
+    if (broker := await svc.broker.ready()) is not None:
+        failing["broker"] = broker
+    if (limiter := await svc.limiter.ready()) is not None:
+        failing["rate_limit"] = limiter
+    if failing:
+        return JSONResponse({"status": "unavailable", "failing": failing}, 503)
+    return JSONResponse({"status": "ready"})
+
+
+async def metrics_endpoint(request: Request) -> Response:
+    svc = services(request)
+    if not svc.settings.metrics:
+        raise ApiError(404, "not_found", "Metrics are disabled on this server.")
+    return Response(svc.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
+
+
+async def hook_script(request: Request) -> Response:
+    """The stdlib-only local hook, for `curl -o hook.py` without pip."""
+    return PlainTextResponse(Path(hooks.__file__).read_text(encoding="utf-8"), media_type="text/x-python")
+
+
+routes = [
+    Route("/api/users", create_user, methods=["POST"]),
+    Route("/api/session/refresh", refresh_session, methods=["POST"]),
+    Route("/api/tokens", create_token, methods=["POST"]),
+    Route("/api/tokens/{token_id}", delete_token, methods=["DELETE"]),
+    Route("/api/users/me/revoke-all", revoke_all, methods=["POST"]),
+    Route("/api/events", post_event, methods=["POST"]),
+    Route("/api/hooks/{source}", post_hook, methods=["POST"]),
+    Route("/api/stream-tickets", create_ticket, methods=["POST"]),
+    Route("/api/stream", stream, methods=["GET"]),
+    Route("/healthz", healthz, methods=["GET"]),
+    Route("/readyz", readyz, methods=["GET"]),
+    Route("/metrics", metrics_endpoint, methods=["GET"]),
+    Route("/hook.py", hook_script, methods=["GET"]),
+]

@@ -1,0 +1,130 @@
+"""Stateless signed tokens: who the bearer is and what they may do.
+
+One itsdangerous serializer per kind (its own salt), so a session token can never pass as a hook token
+or a stream ticket, and a recognisable prefix per kind so secret scanners spot a leaked one. Keys
+rotate as a list, oldest to newest: the newest signs, every one verifies. Revocation is not in here:
+the caller checks `Claims` against its revocation mirror (`revocations.Revocations`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+from itsdangerous import BadSignature, URLSafeSerializer
+
+
+class Kind(str, Enum):
+    SESSION = "session"  # the browser's: subscribe and manage
+    HOOK = "hook"  # the CLI's: publish only
+    TICKET = "ticket"  # EventSource's: subscribe only, minutes long
+
+
+PREFIX = {Kind.SESSION: "l2n_sess_", Kind.HOOK: "l2n_hook_", Kind.TICKET: "l2n_tkt_"}
+SCOPES = {Kind.SESSION: ("subscribe", "manage"), Kind.HOOK: ("publish",), Kind.TICKET: ("subscribe",)}
+_SALT = {kind: f"live2d-notify.{kind.value}" for kind in Kind}
+
+
+class BadToken(Exception):
+    """The token can't be used; `code` is the API error code (errors.py maps it to a status)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class Claims:
+    user_id: str
+    token_id: str
+    kind: Kind
+    scopes: tuple[str, ...]
+    issued_us: int  # microseconds, so a revoke-all and the tokens minted right after it never tie
+    expires: int  # unix seconds
+
+
+def new_id(prefix: str) -> str:
+    return prefix + secrets.token_urlsafe(12)
+
+
+def now_us() -> int:
+    return time.time_ns() // 1000
+
+
+class TokenService:
+    """Signs and verifies the three kinds of token with a rotating list of secret keys."""
+
+    def __init__(self, secret_keys: Sequence[str]) -> None:
+        if not secret_keys:
+            raise ValueError("at least one secret key is needed")
+        keys = [k.encode() for k in secret_keys]
+        self._serializers = {
+            kind: URLSafeSerializer(keys, salt=_SALT[kind], signer_kwargs={"digest_method": hashlib.sha256})
+            for kind in Kind
+        }
+
+    def issue(self, kind: Kind, user_id: str, ttl: int, token_id: str | None = None) -> tuple[str, Claims]:
+        issued = now_us()
+        claims = Claims(
+            user_id=user_id,
+            token_id=token_id or new_id("tok_"),
+            kind=kind,
+            scopes=SCOPES[kind],
+            issued_us=issued,
+            expires=issued // 1_000_000 + ttl,
+        )
+        body = {
+            "u": claims.user_id,
+            "i": claims.token_id,
+            "k": kind.value,
+            "s": list(claims.scopes),
+            "iat": claims.issued_us,
+            "exp": claims.expires,
+        }
+        return PREFIX[kind] + str(self._serializers[kind].dumps(body)), claims
+
+    def verify(self, token: str, allowed: Iterable[Kind], now: float | None = None) -> Claims:
+        """Check signature, kind and expiry; raise BadToken with the API's code.
+
+        A well-signed token of another kind is `token_scope` (403): the bearer is known but may not do
+        this. Anything else unreadable is `token_invalid`.
+        """
+        kind = _kind_of(token)
+        if kind is None or len(token) > 1024:
+            raise BadToken("token_invalid", "The token is not valid.")
+        try:
+            data: Any = self._serializers[kind].loads(token[len(PREFIX[kind]) :])
+            claims = Claims(
+                user_id=str(data["u"]),
+                token_id=str(data["i"]),
+                kind=Kind(data["k"]),
+                scopes=tuple(str(s) for s in data["s"]),
+                issued_us=int(data["iat"]),
+                expires=int(data["exp"]),
+            )
+        except (BadSignature, KeyError, TypeError, ValueError) as exc:
+            raise BadToken("token_invalid", "The token is not valid.") from exc
+        if claims.kind is not kind:
+            raise BadToken("token_invalid", "The token is not valid.")
+        if (time.time() if now is None else now) >= claims.expires:
+            raise BadToken("token_expired", "The token has expired.")
+        if kind not in allowed:
+            raise BadToken("token_scope", f"A {kind.value} token may not be used here.")
+        return claims
+
+
+def _kind_of(token: str) -> Kind | None:
+    for kind, prefix in PREFIX.items():
+        if token.startswith(prefix):
+            return kind
+    return None
+
+
+def generate_secret() -> str:
+    return secrets.token_urlsafe(32)

@@ -1,0 +1,199 @@
+// The anonymous account kept in localStorage: session token, hook tokens, and the signed-out state.
+//
+// There is no login: the first visit creates a user (POST /api/users). The session token manages
+// hook tokens and opens streams; hook tokens only publish. Nothing here leaves this browser except
+// as an Authorization header to the API.
+
+const STORAGE_KEY = "live2d-notify:account";
+const REFRESH_AT = 0.75; // refresh once 75% of the session's lifetime has passed
+const MAX_TIMER_MS = 60 * 60 * 1000; // setTimeout overflows past ~24.8 days; re-check hourly
+
+/** Why the page is signed out, as shown to the person. */
+export const SIGN_OUT_REASONS = {
+  "revoked-all": "You revoked every token. Hooks using the old tokens no longer work.",
+  revoked: "This session was revoked (revoke-all from another tab or device).",
+  refused: "The server refused this session (expired or revoked).",
+  expired: "This session expired.",
+};
+
+export class Account extends EventTarget {
+  constructor(api) {
+    super();
+    this.api = api;
+    this.state = null;
+    this._refreshTimer = 0;
+    this.load();
+    window.addEventListener("storage", (e) => {
+      if (e.key === STORAGE_KEY) {
+        this.load();
+        this._changed();
+      }
+    });
+  }
+
+  // ----- state -----
+
+  load() {
+    let stored = null;
+    try {
+      stored = JSON.parse(window.localStorage.getItem(STORAGE_KEY) || "null");
+    } catch {
+      stored = null;
+    }
+    // Tokens belong to one API: a page pointed at another server starts fresh.
+    this.state = stored && stored.apiBase === this.api.base ? stored : null;
+  }
+
+  _save() {
+    try {
+      if (this.state) window.localStorage.setItem(STORAGE_KEY, JSON.stringify(this.state));
+      else window.localStorage.removeItem(STORAGE_KEY);
+    } catch {
+      // Private mode or full storage: the page still works until it is reloaded.
+    }
+  }
+
+  _changed() {
+    this._scheduleRefresh();
+    this.dispatchEvent(new Event("change"));
+  }
+
+  get signedIn() {
+    return Boolean(this.state && this.state.session && !this.state.signedOut);
+  }
+
+  get signedOut() {
+    return this.state && this.state.signedOut ? this.state.signedOut : null;
+  }
+
+  get hooks() {
+    return this.signedIn ? this.state.hooks : [];
+  }
+
+  /** The hook token used by snippets and test events. */
+  get primaryHook() {
+    const hooks = this.hooks;
+    return hooks.find((h) => h.id === this.state.primaryHookId) || hooks[0] || null;
+  }
+
+  get userId() {
+    return this.signedIn ? this.state.userId : null;
+  }
+
+  // ----- flows -----
+
+  /** Sign up on the first visit; keep an existing account; stay signed out if signed out. */
+  async ensure() {
+    if (this.signedIn || this.signedOut) {
+      this._changed();
+      return;
+    }
+    await this.signUp();
+  }
+
+  async signUp() {
+    const data = await this.api.request("POST", "/api/users");
+    this._adopt(data);
+  }
+
+  /** Take the credentials of POST /api/users or /api/users/me/revoke-all. */
+  _adopt(data) {
+    const now = Date.now();
+    this.state = {
+      apiBase: this.api.base,
+      userId: data.user_id,
+      session: { token: data.session_token, expiresAt: data.session_expires_at, obtainedAt: now },
+      hooks: [{ id: data.hook_token_id, token: data.hook_token, label: "first token", expiresAt: data.hook_expires_at }],
+      primaryHookId: data.hook_token_id,
+      signedOut: null,
+    };
+    this._save();
+    this._changed();
+  }
+
+  signOut(reason, pending = null) {
+    window.clearTimeout(this._refreshTimer);
+    this.state = { apiBase: this.api.base, signedOut: { reason, pending, at: Date.now() } };
+    this._save();
+    this._changed();
+  }
+
+  /** Leave the signed-out state: with the credentials revoke-all returned, or as a new user. */
+  async startAgain() {
+    const pending = this.signedOut && this.signedOut.pending;
+    if (pending) this._adopt(pending);
+    else await this.signUp();
+  }
+
+  /** A request with the session token; a refused session signs the page out. */
+  async authed(method, path, body) {
+    if (!this.signedIn) throw new Error("signed out");
+    try {
+      return await this.api.request(method, path, { token: this.state.session.token, body });
+    } catch (err) {
+      if (err.status === 401 && this.signedIn) this.signOut(err.code === "token_revoked" ? "revoked" : "refused");
+      throw err;
+    }
+  }
+
+  async createHook(label) {
+    const data = await this.authed("POST", "/api/tokens", { label });
+    this.state.hooks.push({ id: data.token_id, token: data.token, label: data.label ?? label, expiresAt: data.expires_at });
+    this._save();
+    this._changed();
+    return data;
+  }
+
+  async revokeHook(id) {
+    await this.authed("DELETE", `/api/tokens/${encodeURIComponent(id)}`);
+    if (!this.signedIn) return;
+    this.state.hooks = this.state.hooks.filter((h) => h.id !== id);
+    if (this.state.primaryHookId === id) this.state.primaryHookId = this.state.hooks[0] ? this.state.hooks[0].id : null;
+    this._save();
+    this._changed();
+  }
+
+  usePrimaryHook(id) {
+    if (!this.signedIn) return;
+    this.state.primaryHookId = id;
+    this._save();
+    this._changed();
+  }
+
+  async revokeAll() {
+    const data = await this.authed("POST", "/api/users/me/revoke-all");
+    this.signOut("revoked-all", data);
+  }
+
+  async refresh() {
+    const data = await this.authed("POST", "/api/session/refresh");
+    this.state.session = { token: data.session_token, expiresAt: data.session_expires_at, obtainedAt: Date.now() };
+    this._save();
+    this._changed();
+  }
+
+  _scheduleRefresh() {
+    window.clearTimeout(this._refreshTimer);
+    if (!this.signedIn) return;
+    const { expiresAt, obtainedAt } = this.state.session;
+    const expires = Date.parse(expiresAt);
+    if (Number.isNaN(expires)) return;
+    const now = Date.now();
+    if (now >= expires) {
+      this.signOut("expired");
+      return;
+    }
+    const due = obtainedAt + (expires - obtainedAt) * REFRESH_AT;
+    const wait = Math.max(0, Math.min(due - now, MAX_TIMER_MS));
+    this._refreshTimer = window.setTimeout(() => {
+      if (Date.now() < due) {
+        this._scheduleRefresh();
+        return;
+      }
+      this.refresh().catch(() => {
+        // Network trouble: try again in a minute, while the session is still valid.
+        if (this.signedIn) this._refreshTimer = window.setTimeout(() => this._scheduleRefresh(), 60000);
+      });
+    }, wait);
+  }
+}

@@ -1,0 +1,270 @@
+// The Live2D renderer: pixi.js 6 + pixi-live2d-display (Cubism 2), with a frame-rate governor.
+//
+// Software WebGL costs about a CPU core at 10 fps on an 800×600 canvas, so the governor renders at
+// `activeFps` for `activeMs` after a reaction, then at `idleFps`, stops while the tab is hidden, and
+// under prefers-reduced-motion skips motions and stops rendering once an expression has settled.
+
+const LOAD_TIMEOUT_MS = 20000;
+const WAITING_REPEAT_MS = 7000; // replay the waiting motion this often while it is unanswered
+
+let scriptsLoaded = null;
+
+function loadScript(src) {
+  return new Promise((resolve, reject) => {
+    const el = document.createElement("script");
+    el.src = src;
+    el.async = false;
+    el.addEventListener("load", () => resolve());
+    el.addEventListener("error", () => reject(new Error(`could not load ${src}`)));
+    document.head.append(el);
+  });
+}
+
+/** Load the Live2D core, pixi.js and the plugin once, in order. */
+function loadScripts(scripts) {
+  if (!scriptsLoaded) {
+    scriptsLoaded = scripts.reduce((chain, src) => chain.then(() => loadScript(src)), Promise.resolve());
+    scriptsLoaded.catch(() => {
+      scriptsLoaded = null;
+    });
+  }
+  return scriptsLoaded;
+}
+
+/** True when this browser can give us a WebGL context at all. */
+export function webglAvailable() {
+  try {
+    const probe = document.createElement("canvas");
+    const gl = probe.getContext("webgl2") || probe.getContext("webgl");
+    if (!gl) return false;
+    const lose = gl.getExtension("WEBGL_lose_context");
+    if (lose) lose.loseContext(); // browsers cap live contexts; give this one back now
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function withTimeout(promise, ms, what) {
+  let timer = 0;
+  const timeout = new Promise((_, reject) => {
+    timer = window.setTimeout(() => reject(new Error(`${what} timed out`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => window.clearTimeout(timer));
+}
+
+/**
+ * Create a renderer showing the model at `modelUrl` on a new canvas inside `root`.
+ * Rejects when WebGL, the scripts or the model are unavailable (the caller falls back).
+ */
+export async function createLive2DRenderer({ root, modelUrl, moods, scripts, render, reducedMotion }) {
+  if (!webglAvailable()) throw new Error("WebGL is not available");
+  await withTimeout(loadScripts(scripts), LOAD_TIMEOUT_MS, "loading the Live2D scripts");
+  const PIXI = window.PIXI;
+  if (!PIXI || !PIXI.live2d) throw new Error("pixi-live2d-display did not load");
+  const { Live2DModel, MotionPriority, config } = PIXI.live2d;
+  config.sound = false; // motions reference voice files; the page has its own optional beep
+  config.logLevel = config.LOG_LEVEL_ERROR;
+
+  const ticker = PIXI.Ticker.shared;
+  ticker.autoStart = false; // or adding the model's update listener starts it uncapped
+  ticker.stop();
+
+  // A fresh canvas per model: pixi loses the WebGL context of the canvas it is destroyed with.
+  const canvas = document.createElement("canvas");
+  canvas.className = "live2d-canvas";
+  canvas.setAttribute("aria-hidden", "true");
+  root.prepend(canvas);
+  const box = root;
+  let app;
+  try {
+    app = new PIXI.Application({
+      view: canvas,
+      width: Math.max(1, box.clientWidth),
+      height: Math.max(1, box.clientHeight),
+      backgroundAlpha: 0,
+      antialias: false,
+      autoStart: false,
+      sharedTicker: true,
+      resolution: Math.min(window.devicePixelRatio || 1, 2),
+      autoDensity: true,
+    });
+  } catch (err) {
+    canvas.remove();
+    throw err;
+  }
+
+  let model;
+  try {
+    model = await withTimeout(Live2DModel.from(modelUrl, { autoInteract: true }), LOAD_TIMEOUT_MS, "loading the model");
+  } catch (err) {
+    app.destroy(true, { children: true });
+    canvas.remove();
+    throw err;
+  }
+  return new Live2DRenderer({ root, canvas, app, model, moods, render, reducedMotion, MotionPriority, ticker });
+}
+
+class Live2DRenderer {
+  constructor({ root, canvas, app, model, moods, render, reducedMotion, MotionPriority, ticker }) {
+    this.kind = "live2d";
+    this.root = root;
+    this.canvas = canvas;
+    this.app = app;
+    this.model = model;
+    this.moods = moods || {};
+    this.render = render;
+    this.reducedMotion = reducedMotion;
+    this.priority = MotionPriority;
+    this.ticker = ticker;
+    this.activeUntil = 0;
+    this.waiting = false;
+    this._failure = null;
+    this._modeTimer = 0;
+    this._waitingTimer = 0;
+    this._destroyed = false;
+
+    this.natural = { width: model.width, height: model.height };
+    app.stage.addChild(model);
+    this.groups = model.internalModel.motionManager.definitions || {};
+    this.expressionNames = new Set(
+      ((model.internalModel.motionManager.expressionManager || {}).definitions || []).map((d) => d.name),
+    );
+    model.on("hit", (areas) => this._onHit(areas));
+
+    this._fit = this._fit.bind(this);
+    this._govern = this._govern.bind(this);
+    this._onContextLost = this._onContextLost.bind(this);
+    this._resizeObserver = new ResizeObserver(() => this._fit());
+    this._resizeObserver.observe(canvas.parentElement);
+    document.addEventListener("visibilitychange", this._govern);
+    reducedMotion.addEventListener("change", this._govern);
+    canvas.addEventListener("webglcontextlost", this._onContextLost);
+    this._fit();
+    if (reducedMotion.matches) this.model.internalModel.motionManager.stopAllMotions();
+    this._bump();
+  }
+
+  /** Called when the renderer dies later (lost GPU context): the caller swaps in the fallback. */
+  onFailure(callback) {
+    this._failure = callback;
+  }
+
+  _onContextLost(e) {
+    e.preventDefault();
+    if (this._failure) this._failure(new Error("WebGL context lost"));
+  }
+
+  _fit() {
+    if (this._destroyed) return;
+    const box = this.canvas.parentElement;
+    const width = Math.max(1, box.clientWidth);
+    const height = Math.max(1, box.clientHeight);
+    this.app.renderer.resize(width, height);
+    const scale = Math.min(width / this.natural.width, height / this.natural.height) * 0.95;
+    this.model.scale.set(scale);
+    this.model.x = (width - this.natural.width * scale) / 2;
+    this.model.y = height - this.natural.height * scale;
+    this._bump(600); // draw the new size even when idle
+  }
+
+  /** Render at the active rate for a while (a reaction, a resize, a tap). */
+  _bump(ms = this.render.activeMs) {
+    this.activeUntil = Math.max(this.activeUntil, performance.now() + ms);
+    this._govern();
+  }
+
+  /** Pick the frame rate for the current situation; see the file comment. */
+  _govern() {
+    if (this._destroyed) return;
+    window.clearTimeout(this._modeTimer);
+    const ticker = this.ticker;
+    const now = performance.now();
+    const active = now < this.activeUntil;
+    let mode;
+    let fps;
+    if (document.hidden) {
+      mode = "stopped";
+    } else if (!this.render.throttle) {
+      mode = "uncapped";
+      fps = Number(this.render.maxFps) || 0;
+    } else if (active) {
+      mode = "active";
+      fps = this.render.activeFps;
+    } else if (this.reducedMotion.matches) {
+      mode = "stopped";
+    } else {
+      mode = "idle";
+      fps = this.render.idleFps;
+    }
+    if (mode === "stopped") {
+      ticker.stop();
+    } else {
+      ticker.minFPS = 0; // maxFPS is clamped to >= minFPS (default 10): lower minFPS first
+      ticker.maxFPS = fps;
+      ticker.start();
+    }
+    this.root.dataset.renderMode = mode;
+    if (active && !document.hidden) this._modeTimer = window.setTimeout(this._govern, this.activeUntil - now + 20);
+  }
+
+  _onHit(areas) {
+    if (this.reducedMotion.matches) return;
+    const group = areas.includes("head") ? "flick_head" : "tap_body";
+    this._motion([group, "tap_body"]);
+  }
+
+  _motion(groups) {
+    if (this.reducedMotion.matches) return;
+    const group = groups.find((g) => this.groups[g] && this.groups[g].length);
+    if (group) this.model.motion(group, undefined, this.priority.FORCE).catch(() => {});
+    this._bump();
+  }
+
+  _expression(mood) {
+    const name = mood ? this.moods[mood] : null;
+    const manager = this.model.internalModel.motionManager.expressionManager;
+    if (!manager) return;
+    if (name && this.expressionNames.has(name)) {
+      this.model.expression(name).catch(() => {});
+    } else {
+      manager.currentExpression = manager.defaultExpression;
+      manager.resetExpression();
+    }
+  }
+
+  play(reaction) {
+    this._expression(reaction.mood);
+    this._motion(reaction.motions);
+  }
+
+  rest() {
+    this._expression(null);
+    this._bump(1000); // let the expression fade back before dropping to the idle rate
+  }
+
+  setWaiting(on) {
+    this.waiting = on;
+    window.clearInterval(this._waitingTimer);
+    if (on) {
+      this._waitingTimer = window.setInterval(() => {
+        if (!document.hidden) this._motion(["shake", "flick_head", "tap_body"]);
+      }, WAITING_REPEAT_MS);
+    }
+  }
+
+  destroy() {
+    if (this._destroyed) return;
+    this._destroyed = true;
+    window.clearTimeout(this._modeTimer);
+    window.clearInterval(this._waitingTimer);
+    this._resizeObserver.disconnect();
+    document.removeEventListener("visibilitychange", this._govern);
+    this.reducedMotion.removeEventListener("change", this._govern);
+    this.canvas.removeEventListener("webglcontextlost", this._onContextLost);
+    this.ticker.stop();
+    this.app.destroy(true, { children: true });
+    this.canvas.remove();
+    this.root.dataset.renderMode = "stopped";
+  }
+}

@@ -1,0 +1,147 @@
+// The live connection: stream ticket → EventSource, resumed with last_event_id after any error.
+//
+// EventSource cannot send headers, so each connection starts with POST /api/stream-tickets (session
+// token) and puts the short-lived ticket in the URL. On any error the stream is closed and reopened
+// with a fresh ticket and the last id seen, after a backoff; the server replays what was missed.
+
+const BACKOFF_MS = [250, 500, 1000, 2000, 4000, 8000, 15000];
+const OFFLINE_AFTER_FAILURES = 4; // ≈ 8 s of failed attempts: call it offline (still retrying)
+const SEEN_IDS_KEPT = 500;
+
+/** States shown on the status indicator. */
+export const StreamState = Object.freeze({ LIVE: "live", RECONNECTING: "reconnecting", OFFLINE: "offline" });
+
+export class Stream extends EventTarget {
+  /**
+   * Events dispatched: "state" (detail: state), "agent" (detail: event), "reset", "revoked".
+   */
+  constructor(api, account) {
+    super();
+    this.api = api;
+    this.account = account;
+    this.state = StreamState.OFFLINE;
+    this.lastEventId = null;
+    this._seen = new Set();
+    this._source = null;
+    this._generation = 0;
+    this._failures = 0;
+    this._timer = 0;
+    this._running = false;
+    window.addEventListener("online", () => this._kick());
+    window.addEventListener("offline", () => this._running && this._setState(StreamState.OFFLINE));
+    document.addEventListener("visibilitychange", () => {
+      if (!document.hidden) this._kick();
+    });
+  }
+
+  start() {
+    if (this._running) return;
+    this._running = true;
+    this._failures = 0;
+    this._connect();
+  }
+
+  /** Close for good (signed out). Forget the position: another account may start next. */
+  stop() {
+    this._running = false;
+    this._close();
+    this.lastEventId = null;
+    this._seen.clear();
+    this._setState(StreamState.OFFLINE);
+  }
+
+  /** Reconnect now instead of waiting out the backoff (came back online / tab shown). */
+  _kick() {
+    if (this._running && this.state !== StreamState.LIVE && !this._source) {
+      this._failures = 0;
+      this._connect();
+    }
+  }
+
+  _close() {
+    this._generation += 1;
+    window.clearTimeout(this._timer);
+    if (this._source) {
+      this._source.close();
+      this._source = null;
+    }
+  }
+
+  _setState(state) {
+    if (state === this.state) return;
+    this.state = state;
+    this.dispatchEvent(new CustomEvent("state", { detail: state }));
+  }
+
+  _retry(afterMs) {
+    this._close();
+    if (!this._running) return;
+    this._failures += 1;
+    const base = BACKOFF_MS[Math.min(this._failures - 1, BACKOFF_MS.length - 1)];
+    const delay = Math.max(afterMs || 0, base * (0.75 + Math.random() * 0.5));
+    const offline = this._failures >= OFFLINE_AFTER_FAILURES || navigator.onLine === false;
+    this._setState(offline ? StreamState.OFFLINE : StreamState.RECONNECTING);
+    const generation = this._generation;
+    this._timer = window.setTimeout(() => {
+      if (generation === this._generation) this._connect();
+    }, delay);
+  }
+
+  async _connect() {
+    this._close();
+    const generation = this._generation;
+    if (this.state !== StreamState.OFFLINE || this._failures === 0) this._setState(StreamState.RECONNECTING);
+    let ticket;
+    try {
+      ticket = await this.account.authed("POST", "/api/stream-tickets");
+    } catch (err) {
+      if (generation !== this._generation || !this._running) return;
+      if (err.status === 401 || !this.account.signedIn) {
+        this.stop(); // the account signed itself out
+        return;
+      }
+      this._retry(err.status === 429 ? err.retryAfter * 1000 : 0);
+      return;
+    }
+    if (generation !== this._generation || !this._running) return;
+
+    let path = `/api/stream?ticket=${encodeURIComponent(ticket.ticket)}`;
+    if (this.lastEventId) path += `&last_event_id=${encodeURIComponent(this.lastEventId)}`;
+    const source = new EventSource(this.api.url(path));
+    this._source = source;
+
+    source.addEventListener("ready", () => {
+      if (source !== this._source) return;
+      this._failures = 0;
+      this._setState(StreamState.LIVE);
+    });
+    source.addEventListener("agent", (message) => {
+      if (source !== this._source) return;
+      let event;
+      try {
+        event = JSON.parse(message.data);
+      } catch {
+        return;
+      }
+      if (!event || typeof event !== "object") return;
+      const id = String(event.id ?? message.lastEventId ?? "");
+      if (!id) return;
+      this.lastEventId = id;
+      if (this._seen.has(id)) return;
+      this._seen.add(id);
+      if (this._seen.size > SEEN_IDS_KEPT) this._seen.delete(this._seen.values().next().value);
+      this.dispatchEvent(new CustomEvent("agent", { detail: { ...event, id } }));
+    });
+    source.addEventListener("reset", () => {
+      if (source === this._source) this.dispatchEvent(new Event("reset"));
+    });
+    source.addEventListener("revoked", () => {
+      if (source !== this._source) return;
+      this.stop();
+      this.dispatchEvent(new Event("revoked"));
+    });
+    source.addEventListener("error", () => {
+      if (source === this._source) this._retry(0);
+    });
+  }
+}

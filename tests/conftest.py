@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support import LiveServer
+
+
+@pytest.fixture(scope="session")
+def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """One server for the tests that don't restart it or change its settings."""
+    env = {"LIVE2D_NOTIFY_SIGNUP_RATE": "100000/minute", "LIVE2D_NOTIFY_HOOK_RATE": "100000/second"}
+    with LiveServer(tmp_path_factory.mktemp("shared"), env=env) as server:
+        yield server
+
+
+@pytest.fixture
+def server_factory(tmp_path: Path) -> Iterator[type[LiveServer] | object]:
+    """Build servers with their own settings (env) on a fresh database; all stopped at the end."""
+    started: list[LiveServer] = []
+
+    def make(env: dict[str, str] | None = None, start: bool = True) -> LiveServer:
+        srv = LiveServer(tmp_path, env=env)
+        started.append(srv)
+        return srv.start() if start else srv
+
+    yield make
+    for srv in started:
+        srv.stop()

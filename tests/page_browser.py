@@ -1,0 +1,125 @@
+"""Headless Chromium for the page tests and bench/page_cpu.py: launch flags, init scripts, pixel counts.
+
+Debian's chromium only (never a downloaded browser), software WebGL through SwiftShader.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, Playwright
+
+CHROMIUM = Path("/usr/bin/chromium")
+ROOT = Path(__file__).resolve().parent.parent
+SCREENSHOTS = ROOT / "screenshots"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--use-angle=swiftshader",
+    "--enable-unsafe-swiftshader",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+# Make the page believe it is hidden or shown: `window.__setHidden(true)`. Headless tabs are always
+# "visible", so the test drives document.hidden / visibilityState and fires visibilitychange itself.
+HIDDEN_SWITCH = """
+(() => {
+  let hidden = false;
+  Object.defineProperty(Document.prototype, "hidden", { configurable: true, get: () => hidden });
+  Object.defineProperty(Document.prototype, "visibilityState", {
+    configurable: true, get: () => (hidden ? "hidden" : "visible"),
+  });
+  window.__setHidden = (value) => {
+    hidden = Boolean(value);
+    document.dispatchEvent(new Event("visibilitychange"));
+  };
+})();
+"""
+
+# Record every `new Notification(...)` in window.__notifications; permission stays the real one.
+NOTIFICATION_RECORDER = """
+(() => {
+  const Real = window.Notification;
+  const calls = [];
+  window.__notifications = calls;
+  class RecordingNotification extends EventTarget {
+    constructor(title, options = {}) {
+      super();
+      this.title = title;
+      this.body = options.body || "";
+      calls.push({ title, body: this.body, tag: options.tag || "" });
+    }
+    close() {}
+    static get permission() { return Real ? Real.permission : "denied"; }
+    static requestPermission(...args) { return Real.requestPermission(...args); }
+  }
+  window.Notification = RecordingNotification;
+})();
+"""
+
+# No WebGL at all, as on a machine without GPU or software rendering.
+NO_WEBGL = """
+(() => {
+  const getContext = HTMLCanvasElement.prototype.getContext;
+  HTMLCanvasElement.prototype.getContext = function (type, ...rest) {
+    if (/webgl/i.test(String(type))) return null;
+    return getContext.call(this, type, ...rest);
+  };
+})();
+"""
+
+
+def require_chromium() -> None:
+    """Skip without Debian's chromium, but fail in CI, where its absence is a broken set-up."""
+    if CHROMIUM.exists():
+        return
+    message = f"{CHROMIUM} is missing: apt-get install chromium"
+    if os.environ.get("CI") == "true":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def launch(playwright: Playwright, extra_args: list[str] | None = None) -> Browser:
+    return playwright.chromium.launch(
+        executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS + (extra_args or [])
+    )
+
+
+def screenshot(page: Page, name: str, full_page: bool = False) -> None:
+    """Keep a picture of a page state in screenshots/ (git-ignored) for people to look at."""
+    SCREENSHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full_page)
+
+
+# Decode a PNG in a blank page and count the pixels that differ from a background colour.
+_COUNT_PIXELS = """
+async ([dataUrl, bg, tolerance]) => {
+  const img = new Image();
+  img.src = dataUrl;
+  await img.decode();
+  const canvas = document.createElement("canvas");
+  canvas.width = img.width;
+  canvas.height = img.height;
+  const ctx = canvas.getContext("2d");
+  ctx.drawImage(img, 0, 0);
+  const data = ctx.getImageData(0, 0, img.width, img.height).data;
+  let differ = 0;
+  for (let i = 0; i < data.length; i += 4) {
+    if (Math.abs(data[i] - bg[0]) > tolerance || Math.abs(data[i + 1] - bg[1]) > tolerance
+        || Math.abs(data[i + 2] - bg[2]) > tolerance) differ += 1;
+  }
+  return { differ, total: data.length / 4 };
+}
+"""
+
+
+def non_background_share(scratch: Page, png: bytes, bg: tuple[int, int, int], tolerance: int = 24) -> float:
+    """Share of pixels in `png` that are not the background colour (decoded by the browser itself)."""
+    url = "data:image/png;base64," + base64.b64encode(png).decode()
+    result = scratch.evaluate(_COUNT_PIXELS, [url, list(bg), tolerance])
+    return float(result["differ"]) / max(1, int(result["total"]))

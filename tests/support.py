@@ -1,0 +1,158 @@
+"""A real uvicorn server in a subprocess, for tests that speak HTTP/SSE to it.
+
+A subprocess (not a thread) so a test can kill and restart it on the same database and read its logs.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class LiveServer:
+    """`python -m live2d_notify serve` on a free port with its own database and log file."""
+
+    def __init__(self, tmp: Path, env: Mapping[str, str] | None = None, port: int | None = None) -> None:
+        self.tmp = tmp
+        self.port = port or free_port()
+        self.db = tmp / "live2d-notify.db"
+        self.log_path = tmp / f"server-{self.port}.log"
+        self.env = {
+            **os.environ,
+            "LIVE2D_NOTIFY_DB": str(self.db),
+            "LIVE2D_NOTIFY_LOG_LEVEL": "DEBUG",
+            **(env or {}),
+        }
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 20.0) -> LiveServer:
+        log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "live2d_notify", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+            env=self.env,
+            cwd=str(ROOT),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited with {self.proc.returncode}:\n{self.log_text()}")
+            try:
+                if httpx.get(self.url + "/healthz", timeout=0.5).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"server did not start in {timeout}s:\n{self.log_text()}")
+
+    def stop(self, timeout: float = 10.0) -> int | None:
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        code = self.proc.returncode
+        self.proc = None
+        return code
+
+    def restart(self) -> LiveServer:
+        self.stop()
+        return self.start()
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def __enter__(self) -> LiveServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+# -- client helpers ------------------------------------------------------------------------------
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def new_user(base: str) -> dict[str, str]:
+    r = httpx.post(base + "/api/users")
+    assert r.status_code == 201, r.text
+    return dict(r.json())
+
+
+def publish(base: str, hook_token: str, **body: object) -> httpx.Response:
+    return httpx.post(base + "/api/events", json=body, headers=bearer(hook_token))
+
+
+class SSE:
+    """A raw SSE reader over httpx: yields (event, id, data) and keeps the raw text for framing checks."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        self.response = response
+        self.raw = ""
+        self._lines = response.aiter_lines()
+        self.retry: int | None = None
+
+    async def next(self, timeout: float = 5.0) -> tuple[str, str | None, str]:
+        import asyncio
+
+        return await asyncio.wait_for(self._next(), timeout)
+
+    async def _next(self) -> tuple[str, str | None, str]:
+        event, eid, data = "message", None, []
+        async for line in self._lines:
+            self.raw += line + "\n"
+            if line == "":
+                if data or event != "message":
+                    return event, eid, "\n".join(data)
+                continue
+            if line.startswith(":"):
+                continue
+            name, _, value = line.partition(":")
+            value = value[1:] if value.startswith(" ") else value
+            if name == "event":
+                event = value
+            elif name == "id":
+                eid = value
+            elif name == "data":
+                data.append(value)
+            elif name == "retry":
+                self.retry = int(value)
+        raise EOFError("stream closed")
+
+    async def until(self, kind: str, timeout: float = 5.0) -> tuple[str, str | None, str]:
+        import asyncio
+
+        async def find() -> tuple[str, str | None, str]:
+            while True:
+                got = await self._next()
+                if got[0] == kind:
+                    return got
+
+        return await asyncio.wait_for(find(), timeout)
