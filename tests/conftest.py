@@ -22,10 +22,21 @@ def server_factory(tmp_path: Path) -> Iterator[type[LiveServer] | object]:
     started: list[LiveServer] = []
 
     def make(env: dict[str, str] | None = None, start: bool = True) -> LiveServer:
-        srv = LiveServer(tmp_path, env=env)
+        home = tmp_path / f"server{len(started)}"  # own database: processes share no disk
+        home.mkdir()
+        srv = LiveServer(home, env=env)
         started.append(srv)
         return srv.start() if start else srv
 
     yield make
     for srv in started:
         srv.stop()
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[object]:
+    from tests.support import RedisServer
+
+    srv = RedisServer(tmp_path).start()
+    yield srv
+    srv.stop()

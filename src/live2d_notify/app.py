@@ -21,14 +21,14 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from live2d_notify.brokers import create_broker
-from live2d_notify.config import Settings
+from live2d_notify.config import Settings, SettingsError
 from live2d_notify.errors import (
     ApiError,
     api_error_handler,
     http_exception_handler,
     server_error_handler,
 )
-from live2d_notify.events import Deduper, IdClock
+from live2d_notify.events import Deduper
 from live2d_notify.hub import Hub
 from live2d_notify.logs import setup_logging
 from live2d_notify.metrics import Metrics
@@ -65,25 +65,33 @@ class _Fallback:
 
 
 async def _build_services(settings: Settings) -> Services:
+    if settings.redis_url and not settings.secret_keys:
+        raise SettingsError(
+            "LIVE2D_NOTIFY_REDIS_URL is set but LIVE2D_NOTIFY_SECRET_KEYS is not: with several processes every "
+            "one must verify the others' tokens, so the signing keys must be configured, not generated per process."
+        )
     store = Store(settings.db)
     await store.open()
+    try:
+        return await _build_on(settings, store)
+    except BaseException:
+        await store.close()  # else aiosqlite's thread outlives the failed start-up
+        raise
+
+
+async def _build_on(settings: Settings, store: Store) -> Services:
     if settings.secret_keys:
         keys: tuple[str, ...] = settings.secret_keys
     else:
         keys = (await store.get_or_create_secret(generate_secret()),)
     revocations = Revocations()
-    tokens_rows, user_rows = await store.load_revocations()
-    for user_id, token_id, until in tokens_rows:
-        revocations.revoke_token(user_id, token_id, until)
-    for user_id, not_before, until in user_rows:
-        revocations.revoke_user(user_id, not_before, until)
     hub = Hub(
         replay_size=settings.replay_size,
         replay_age=settings.replay_age,
         queue_size=settings.queue_size,
         streams_per_user=settings.streams_per_user,
     )
-    broker = create_broker(settings.redis_url, hub)
+    broker = create_broker(settings.redis_url, hub, store, revocations)
     await broker.start()
     metrics = Metrics()
     metrics.bind_hub(hub)
@@ -99,7 +107,6 @@ async def _build_services(settings: Settings) -> Services:
         audit=AuditLog(store) if settings.audit else None,
         hook_limits=RateLimiter.parse(settings.hook_rate),
         signup_limits=RateLimiter.parse(settings.signup_rate),
-        ids=IdClock(),
         dedupe=Deduper(),
     )
 
@@ -110,7 +117,7 @@ async def _housekeeping(svc: Services) -> None:
         await asyncio.sleep(HOUSEKEEPING_INTERVAL)
         try:
             svc.hub.reclaim()
-            svc.revocations.purge()
+            await svc.broker.purge()
             await svc.store.purge(svc.settings.audit_retention)
         except Exception:  # noqa: BLE001 - housekeeping must never stop
             logger.exception("housekeeping failed")

@@ -16,6 +16,10 @@ demand. No `from __future__ import annotations` for the same reason: these annot
 
 import sys
 
+TYPE_CHECKING = False  # mypy reads this as True; importing typing would slow every hook run
+if TYPE_CHECKING:
+    import _socket
+
 SOURCES = frozenset({"claude", "codex", "gemini", "cursor", "copilot", "opencode", "aider", "generic"})
 TYPES = ("start", "progress", "success", "error", "waiting", "info")
 CATEGORIES = ("command", "edit", "read", "search", "web", "agent", "mcp", "plan", "todo", "other")
@@ -36,57 +40,56 @@ class UnknownSource(ValueError):
 
 
 # -- tool names → categories ------------------------------------------------------------------
+# Lower-cased tool names of Claude Code, Codex, Gemini, Cursor, Copilot and opencode; unknown → other.
 _TOOLS = {
-    "command": (
-        "bash", "bashoutput", "killshell", "killbash", "shell", "run_shell_command", "powershell",
-        "exec_command", "local_shell", "unified_exec", "write_stdin", "run_terminal_cmd", "terminal",
-        "command", "monitor",
-    ),
-    "edit": (
-        "edit", "multiedit", "multi_edit", "write", "notebookedit", "apply_patch", "write_file", "replace",
-        "create", "str_replace_editor", "str_replace", "strreplace", "edit_file", "search_replace",
-        "patch", "delete", "delete_file",
-    ),
-    "read": ("read", "notebookread", "read_file", "read_many_files", "view", "view_image", "ls", "list",
-             "list_dir", "list_directory"),
-    "search": ("grep", "glob", "rg", "search_file_content", "codebase_search", "codesearch", "file_search",
-               "grep_search", "toolsearch", "find"),
-    "web": ("webfetch", "websearch", "web_fetch", "web_search", "google_web_search", "fetch",
-            "networkaccess"),
-    "agent": ("task", "agent", "delegate_to_agent", "subagent"),
-    "plan": ("exitplanmode", "enterplanmode", "update_plan", "plan"),
-    "todo": ("todowrite", "todoread", "write_todos", "update_todo", "taskcreate", "taskupdate", "tasklist",
-             "taskget", "todo_write"),
+    "command": "bash bashoutput killshell killbash shell run_shell_command powershell exec_command "
+    "local_shell unified_exec write_stdin run_terminal_cmd terminal command monitor",
+    "edit": "edit multiedit multi_edit write notebookedit apply_patch write_file replace create str_replace "
+    "str_replace_editor strreplace edit_file search_replace patch delete delete_file",
+    "read": "read notebookread read_file read_many_files view view_image ls list list_dir list_directory",
+    "search": "grep glob rg search_file_content codebase_search codesearch file_search grep_search "
+    "toolsearch find",
+    "web": "webfetch websearch web_fetch web_search google_web_search fetch networkaccess",
+    "agent": "task agent delegate_to_agent subagent",
+    "plan": "exitplanmode enterplanmode update_plan plan",
+    "todo": "todowrite todoread write_todos update_todo taskcreate taskupdate tasklist taskget todo_write",
 }
-_CATEGORY = {name: category for category, names in _TOOLS.items() for name in names}
+_CATEGORY = {name: category for category, names in _TOOLS.items() for name in names.split()}
 _QUESTION_TOOLS = frozenset({"askuserquestion", "ask_user", "question"})
 
-_DOING = {
-    "command": "Running a command", "edit": "Editing a file", "read": "Reading a file",
-    "search": "Searching the code", "web": "Browsing the web", "agent": "Delegating to a subagent",
-    "mcp": "Using an MCP tool", "plan": "Planning", "todo": "Updating the to-do list", "other": "Using a tool",
+_PHRASES = {  # category: (before the tool, after it, after a failure, asking permission for it)
+    "command": ("Running a command", "Command finished", "Command failed", "Wants to run a command"),
+    "edit": ("Editing a file", "File edited", "Edit failed", "Wants to edit a file"),
+    "read": ("Reading a file", "File read", "Read failed", "Wants to read a file"),
+    "search": ("Searching the code", "Search finished", "Search failed", "Wants to search files"),
+    "web": ("Browsing the web", "Web request finished", "Web request failed", "Wants to access the web"),
+    "agent": (
+        "Delegating to a subagent",
+        "Subagent finished",
+        "Subagent failed",
+        "Wants to start a subagent",
+    ),
+    "mcp": ("Using an MCP tool", "MCP tool finished", "MCP tool failed", "Wants to use an MCP tool"),
+    "plan": ("Planning", "Plan updated", "Planning failed", "Wants to leave plan mode"),
+    "todo": (
+        "Updating the to-do list",
+        "To-do list updated",
+        "To-do update failed",
+        "Wants to update the to-dos",
+    ),
+    "other": ("Using a tool", "Tool finished", "Tool failed", "Wants to use a tool"),
 }
-_DONE = {
-    "command": "Command finished", "edit": "File edited", "read": "File read", "search": "Search finished",
-    "web": "Web request finished", "agent": "Subagent finished", "mcp": "MCP tool finished",
-    "plan": "Plan updated", "todo": "To-do list updated", "other": "Tool finished",
-}
-_FAILED = {
-    "command": "Command failed", "edit": "Edit failed", "read": "Read failed", "search": "Search failed",
-    "web": "Web request failed", "agent": "Subagent failed", "mcp": "MCP tool failed",
-    "plan": "Planning failed", "todo": "To-do update failed", "other": "Tool failed",
-}
-_ASKS = {
-    "command": "Wants to run a command", "edit": "Wants to edit a file", "read": "Wants to read a file",
-    "search": "Wants to search files", "web": "Wants to access the web", "agent": "Wants to start a subagent",
-    "mcp": "Wants to use an MCP tool", "plan": "Wants to leave plan mode", "todo": "Wants to update the to-do list",
-    "other": "Wants to use a tool",
-}
-# Status labels that survive (StopFailure error / error_type, Codex StopFailure error); others → "Failed".
+_PHASES = ("before", "after", "failed")
+# Status labels that survive (Claude StopFailure error / error_type, Codex StopFailure error); else "Failed".
 _FAILURES = {
-    "rate_limit": "rate limit", "overloaded": "overloaded", "authentication_failed": "authentication failed",
-    "billing_error": "billing error", "invalid_request": "invalid request", "server_error": "server error",
-    "max_output_tokens": "output too long", "context_length_exceeded": "context too long",
+    "rate_limit": "rate limit",
+    "overloaded": "overloaded",
+    "authentication_failed": "authentication failed",
+    "billing_error": "billing error",
+    "invalid_request": "invalid request",
+    "server_error": "server error",
+    "max_output_tokens": "output too long",
+    "context_length_exceeded": "context too long",
     "timeout": "timed out",
 }
 
@@ -114,15 +117,27 @@ def hash_session(value: object) -> str | None:
     text = str(value)
     if not text:
         return None
-    from hashlib import sha256
+    try:
+        from _sha256 import sha256  # lighter than hashlib (no OpenSSL) in the hook's child
+    except ImportError:
+        from hashlib import sha256
+    return str(sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:12])
 
-    return sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+
+_EVENT_FIELDS = ("type", "source", "tool", "title", "message", "session")
 
 
 def _event(
     kind: str, title: str, *, tool: str | None = None, message: str | None = None, session: str | None = None
 ) -> Event:
-    return {"type": kind, "source": None, "tool": tool, "title": title, "message": message, "session": session}
+    return {
+        "type": kind,
+        "source": None,
+        "tool": tool,
+        "title": title,
+        "message": message,
+        "session": session,
+    }
 
 
 def _get(mapping: object, *keys: str) -> object:
@@ -169,12 +184,7 @@ def _basename(path: object) -> str | None:
 def _args(value: object) -> object:
     """Tool arguments, decoding the JSON string some CLIs send (Cursor MCP, Copilot toolArgs)."""
     if isinstance(value, str) and value.lstrip().startswith("{"):
-        import json
-
-        try:
-            return json.loads(value)
-        except ValueError:
-            return None
+        return loads(value)
     return value
 
 
@@ -183,8 +193,9 @@ def _detail(category: str, args: object) -> str | None:
     if category == "command":
         return _program(_get(args, "command", "cmd"))
     if category in ("edit", "read"):
-        return _basename(_get(args, "file_path", "filePath", "path", "notebook_path", "absolute_path",
-                               "target_file"))
+        return _basename(
+            _get(args, "file_path", "filePath", "path", "notebook_path", "absolute_path", "target_file")
+        )
     return None
 
 
@@ -193,15 +204,39 @@ def _titled(title: str, extra: str | None) -> str:
 
 
 # -- shared event builders ------------------------------------------------------------------------
+# Outcomes that depend on nothing but the event name: (type, title, tool category).
+_START = ("start", WORKING, None)
+_DONE = ("success", DONE, None)
+_SUBAGENT_STARTED = ("progress", "Subagent started", "agent")
+_SUBAGENT_FINISHED = ("progress", "Subagent finished", "agent")
+_COMPACTING = ("info", "Compacting context", None)
+_COMPACTED = ("info", "Context compacted", None)
+_STARTED = ("info", "Session started", None)
+_ENDED = ("info", "Session ended", None)
+_STOPPED = ("info", "Stopped", None)
+_INTERRUPTED = ("info", "Interrupted", None)
+_FAILED = ("error", "Failed", None)
+_WAITING_PERMISSION = ("waiting", PERMISSION, None)
+_WAITING_INPUT = ("waiting", INPUT, None)
+_WAITING_QUESTION = ("waiting", QUESTION, None)
+_BACKGROUND_DONE = ("info", "Background agent finished", None)
+
+Outcome = tuple[str, str, str | None]
+
+
+def _fixed(outcome: Outcome | None, session: str | None) -> Event | None:
+    return _event(outcome[0], outcome[1], tool=outcome[2], session=session) if outcome else None
+
+
 def _tool_event(phase: str, name: object, args: object, detail: bool, session: str | None) -> Event:
     """progress before/after a tool, error after a failed one, waiting for a question tool."""
     category = tool_category(name)
-    if phase == "before" and isinstance(name, str) and name.strip().lower() in _QUESTION_TOOLS:
+    key = name.strip().lower() if isinstance(name, str) else ""
+    if phase == "before" and key in _QUESTION_TOOLS:
         return _event("waiting", QUESTION, tool=category, session=session)
-    if phase == "before" and category == "plan" and isinstance(name, str) and name.lower() == "exitplanmode":
+    if phase == "before" and key == "exitplanmode":
         return _event("waiting", "Plan ready for your review", tool=category, session=session)
-    table = {"before": _DOING, "after": _DONE, "failed": _FAILED}[phase]
-    title = _titled(table[category], _detail(category, args) if detail else None)
+    title = _titled(_PHRASES[category][_PHASES.index(phase)], _detail(category, args) if detail else None)
     return _event("error" if phase == "failed" else "progress", title, tool=category, session=session)
 
 
@@ -209,16 +244,22 @@ def _permission(name: object, session: str | None) -> Event:
     if name is None:
         return _event("waiting", PERMISSION, session=session)
     category = tool_category(name)
-    return _event("waiting", PERMISSION, tool=category, message=_ASKS[category], session=session)
+    return _event("waiting", PERMISSION, tool=category, message=_PHRASES[category][3], session=session)
 
 
-def _failed(label: object, session: str | None) -> Event:
-    reason = _FAILURES.get(label) if isinstance(label, str) else None
+def _failed(label: object, reasons: dict[str, str], session: str | None) -> Event:
+    """error "Failed: <reason>" for a whitelisted label, plain "Failed" for anything else."""
+    reason = reasons.get(label) if isinstance(label, str) else None
     return _event("error", f"Failed: {reason}" if reason else "Failed", session=session)
 
 
-_SESSION_START = {"startup": "Session started", "resume": "Session resumed", "clear": "Session cleared",
-                  "compact": "Context compacted", "new": "Session started"}
+_SESSION_START = {
+    "startup": "Session started",
+    "resume": "Session resumed",
+    "clear": "Session cleared",
+    "compact": "Context compacted",
+    "new": "Session started",
+}
 
 
 def _session_start(source: object, session: str | None) -> Event:
@@ -226,54 +267,49 @@ def _session_start(source: object, session: str | None) -> Event:
 
 
 # -- Claude Code, and Codex hooks.json (same event names) -----------------------------------------
-_CLAUDE_NOTIFICATIONS = {
-    "permission_prompt": ("waiting", PERMISSION), "idle_prompt": ("waiting", INPUT),
-    "elicitation_dialog": ("waiting", QUESTION), "agent_needs_input": ("waiting", INPUT),
-    "auth_success": ("info", "Signed in"), "agent_completed": ("info", "Background agent finished"),
+_CLAUDE_FIXED: dict[str, Outcome] = {
+    "UserPromptSubmit": _START,
+    "Stop": _DONE,
+    "SubagentStart": _SUBAGENT_STARTED,
+    "SubagentStop": _SUBAGENT_FINISHED,
+    "PreCompact": _COMPACTING,
+    "PostCompact": _COMPACTED,
+    "SessionEnd": _ENDED,
+    "Interrupt": _INTERRUPTED,  # Codex
+}
+_CLAUDE_TOOLS = {"PreToolUse": "before", "PostToolUse": "after", "PostToolUseFailure": "failed"}
+_CLAUDE_NOTIFICATIONS: dict[str, Outcome] = {
+    "permission_prompt": _WAITING_PERMISSION,
+    "idle_prompt": _WAITING_INPUT,
+    "elicitation_dialog": _WAITING_QUESTION,
+    "agent_needs_input": _WAITING_INPUT,
+    "auth_success": ("info", "Signed in", None),
+    "agent_completed": _BACKGROUND_DONE,
 }
 
 
 def _claude(p: object, detail: bool) -> Event | None:
     if not isinstance(p, dict):
         return None
-    name = p.get("hook_event_name")
+    name = _label(p.get("hook_event_name"))
     session = hash_session(p.get("session_id"))
-    tool, args = p.get("tool_name"), p.get("tool_input")
+    tool = p.get("tool_name")
+    if name in _CLAUDE_FIXED:
+        return _fixed(_CLAUDE_FIXED[name], session)
+    if name == "PostToolUseFailure" and p.get("is_interrupt") is True:
+        return _event("info", "Interrupted", tool=tool_category(tool), session=session)
+    if name in _CLAUDE_TOOLS:
+        return _tool_event(_CLAUDE_TOOLS[name], tool, p.get("tool_input"), detail, session)
     if name == "SessionStart":
         return _session_start(p.get("source"), session)
-    if name == "UserPromptSubmit":
-        return _event("start", WORKING, session=session)
-    if name == "PreToolUse":
-        return _tool_event("before", tool, args, detail, session)
-    if name == "PostToolUse":
-        return _tool_event("after", tool, args, detail, session)
-    if name == "PostToolUseFailure":
-        if p.get("is_interrupt") is True:
-            return _event("info", "Interrupted", tool=tool_category(tool), session=session)
-        return _tool_event("failed", tool, args, detail, session)
     if name == "PermissionRequest":
         return _permission(tool, session)
     if name == "PermissionDenied":
         return _event("error", "Permission denied", tool=tool_category(tool), session=session)
     if name == "Notification":
-        found = _CLAUDE_NOTIFICATIONS.get(_label(p.get("notification_type")))
-        return _event(found[0], found[1], session=session) if found else None
-    if name == "Stop":
-        return _event("success", DONE, session=session)
+        return _fixed(_CLAUDE_NOTIFICATIONS.get(_label(p.get("notification_type"))), session)
     if name == "StopFailure":
-        return _failed(_get(p, "error_type", "error"), session)
-    if name == "SubagentStart":
-        return _event("progress", "Subagent started", tool="agent", session=session)
-    if name == "SubagentStop":
-        return _event("progress", "Subagent finished", tool="agent", session=session)
-    if name == "PreCompact":
-        return _event("info", "Compacting context", session=session)
-    if name == "PostCompact":
-        return _event("info", "Context compacted", session=session)
-    if name == "SessionEnd":
-        return _event("info", "Session ended", session=session)
-    if name == "Interrupt":  # Codex
-        return _event("info", "Interrupted", session=session)
+        return _failed(_get(p, "error_type", "error"), _FAILURES, session)
     return None
 
 
@@ -291,131 +327,155 @@ def _codex(p: object, detail: bool) -> Event | None:
             isinstance(text, str) and text.lstrip().startswith(_CODEX_MACHINE_PROMPTS) for text in prompts
         ):
             return None
-        return _event("success", DONE, session=hash_session(p.get("thread-id")))
+        return _fixed(_DONE, hash_session(p.get("thread-id")))
     if kind in ("approval-requested", "permission-requested"):
-        return _event("waiting", PERMISSION, session=hash_session(p.get("thread-id")))
-    if p.get("hook_event_name") == "PreModelRequest":
-        return None
-    return _claude(p, detail)
+        return _fixed(_WAITING_PERMISSION, hash_session(p.get("thread-id")))
+    return _claude(p, detail)  # hooks.json; PreModelRequest (one per model call) falls through to None
 
 
 # -- Gemini CLI -----------------------------------------------------------------------------------
+_GEMINI_FIXED: dict[str, Outcome] = {
+    "BeforeAgent": _START,
+    "AfterAgent": _DONE,
+    "PreCompress": _COMPACTING,
+    "SessionEnd": _ENDED,
+}
+
+
 def _gemini(p: object, detail: bool) -> Event | None:
     if not isinstance(p, dict):
         return None
-    name = p.get("hook_event_name")
+    name = _label(p.get("hook_event_name"))
     session = hash_session(p.get("session_id"))
     tool, args = p.get("tool_name"), p.get("tool_input")
-    if name == "SessionStart":
-        return _session_start(p.get("source"), session)
-    if name == "BeforeAgent":
-        return _event("start", WORKING, session=session)
+    if name in _GEMINI_FIXED:
+        return _fixed(_GEMINI_FIXED[name], session)
     if name == "BeforeTool":
         return _tool_event("before", tool, args, detail, session)
-    if name == "AfterTool":
+    if name == "AfterTool":  # a failed tool has tool_response.error set; there is no failure event
         failed = bool(_get(p.get("tool_response"), "error"))
         return _tool_event("failed" if failed else "after", tool, args, detail, session)
-    if name == "Notification":
-        return _permission(None, session) if p.get("notification_type") == "ToolPermission" else None
-    if name == "AfterAgent":
-        return _event("success", DONE, session=session)
-    if name == "PreCompress":
-        return _event("info", "Compacting context", session=session)
-    if name == "SessionEnd":
-        return _event("info", "Session ended", session=session)
+    if name == "SessionStart":
+        return _session_start(p.get("source"), session)
+    if name == "Notification" and p.get("notification_type") == "ToolPermission":
+        return _permission(None, session)
     return None  # BeforeModel, AfterModel (per streamed chunk), BeforeToolSelection, …
 
 
 # -- Cursor ---------------------------------------------------------------------------------------
-_CURSOR_FIXED = {
-    "beforeShellExecution": ("before", "Shell"), "afterShellExecution": ("after", "Shell"),
-    "beforeMCPExecution": ("before", "mcp:"), "afterMCPExecution": ("after", "mcp:"),
-    "beforeReadFile": ("before", "Read"), "afterFileEdit": ("after", "Edit"),
+_CURSOR_FIXED: dict[str, Outcome] = {
+    "beforeSubmitPrompt": _START,
+    "sessionStart": _STARTED,
+    "subagentStart": _SUBAGENT_STARTED,
+    "subagentStop": _SUBAGENT_FINISHED,
+    "preCompact": _COMPACTING,
 }
+_CURSOR_TOOLS = {  # event: (phase, the tool it is about; None = the payload's tool_name)
+    "beforeShellExecution": ("before", "shell"),
+    "afterShellExecution": ("after", "shell"),
+    "beforeMCPExecution": ("before", "mcp:"),
+    "afterMCPExecution": ("after", "mcp:"),
+    "beforeReadFile": ("before", "read"),
+    "afterFileEdit": ("after", "edit"),
+    "preToolUse": ("before", None),
+    "postToolUse": ("after", None),
+    "postToolUseFailure": ("failed", None),
+}
+_CURSOR_STOP: dict[str, Outcome] = {"completed": _DONE, "error": _FAILED, "aborted": _STOPPED}
+_CURSOR_END: dict[str, Outcome] = {"error": _FAILED, "aborted": _STOPPED}
 
 
 def _cursor(p: object, detail: bool) -> Event | None:
     if not isinstance(p, dict):
         return None
-    name = p.get("hook_event_name")
+    name = _label(p.get("hook_event_name"))
     session = hash_session(p.get("conversation_id"))
-    if isinstance(name, str) and name in _CURSOR_FIXED:
-        phase, tool = _CURSOR_FIXED[name]
+    if name in _CURSOR_FIXED:
+        return _fixed(_CURSOR_FIXED[name], session)
+    if name == "postToolUseFailure" and p.get("failure_type") == "permission_denied":
+        return _event("error", "Permission denied", tool=tool_category(p.get("tool_name")), session=session)
+    if name in _CURSOR_TOOLS:
+        phase, tool = _CURSOR_TOOLS[name]
+        if tool is None:
+            return _tool_event(phase, p.get("tool_name"), p.get("tool_input"), detail, session)
         return _tool_event(phase, tool, p, detail, session)  # command / file_path sit at the top level
-    if name == "beforeSubmitPrompt":
-        return _event("start", WORKING, session=session)
     if name == "stop":
-        status = p.get("status")
-        if status == "error":
-            return _event("error", "Failed", session=session)
-        if status == "aborted":
-            return _event("info", "Stopped", session=session)
-        return _event("success", DONE, session=session)
-    if name in ("preToolUse", "postToolUse"):
-        phase = "before" if name == "preToolUse" else "after"
-        return _tool_event(phase, p.get("tool_name"), p.get("tool_input"), detail, session)
-    if name == "postToolUseFailure":
-        if p.get("failure_type") == "permission_denied":
-            return _event("error", "Permission denied", tool=tool_category(p.get("tool_name")), session=session)
-        return _tool_event("failed", p.get("tool_name"), p.get("tool_input"), detail, session)
-    if name == "sessionStart":
-        return _event("info", "Session started", session=session)
+        return _fixed(_CURSOR_STOP.get(_label(p.get("status")), _DONE), session)
     if name == "sessionEnd":
-        reason = p.get("reason")
-        if reason == "error":
-            return _event("error", "Failed", session=session)
-        return _event("info", "Stopped" if reason == "aborted" else "Session ended", session=session)
-    if name == "subagentStart":
-        return _event("progress", "Subagent started", tool="agent", session=session)
-    if name == "subagentStop":
-        return _event("progress", "Subagent finished", tool="agent", session=session)
-    if name == "preCompact":
-        return _event("info", "Compacting context", session=session)
+        return _fixed(_CURSOR_END.get(_label(p.get("reason")), _ENDED), session)
     return None  # afterAgentResponse / afterAgentThought (model text), Tab events
 
 
 # -- GitHub Copilot CLI ---------------------------------------------------------------------------
-# camelCase payloads carry no event name: the hook command passes it as an argument
+# camelCase payloads carry no event name: the installed command passes it as an argument
 # (`hook.py copilot agentStop`); PascalCase (VS Code compatible) payloads carry hook_event_name.
 _COPILOT_NAMES = {
-    "SessionStart": "sessionStart", "SessionEnd": "sessionEnd", "UserPromptSubmit": "userPromptSubmitted",
-    "PreToolUse": "preToolUse", "PostToolUse": "postToolUse", "PostToolUseFailure": "postToolUseFailure",
-    "PermissionRequest": "permissionRequest", "Stop": "agentStop", "SubagentStart": "subagentStart",
-    "SubagentStop": "subagentStop", "ErrorOccurred": "errorOccurred", "PreCompact": "preCompact",
+    "SessionStart": "sessionStart",
+    "SessionEnd": "sessionEnd",
+    "UserPromptSubmit": "userPromptSubmitted",
+    "PreToolUse": "preToolUse",
+    "PostToolUse": "postToolUse",
+    "PostToolUseFailure": "postToolUseFailure",
+    "PermissionRequest": "permissionRequest",
+    "Stop": "agentStop",
+    "SubagentStart": "subagentStart",
+    "SubagentStop": "subagentStop",
+    "ErrorOccurred": "errorOccurred",
+    "PreCompact": "preCompact",
     "Notification": "notification",
 }
-_COPILOT_NOTIFICATIONS = {
-    "permission_prompt": ("waiting", PERMISSION), "elicitation_dialog": ("waiting", QUESTION),
-    "agent_completed": ("info", "Background agent finished"), "agent_idle": ("info", "Background agent idle"),
-    "shell_completed": ("info", "Background command finished"),
-    "shell_detached_completed": ("info", "Background command finished"),
+_COPILOT_FIXED: dict[str, Outcome] = {
+    "userPromptSubmitted": _START,
+    "agentStop": _DONE,
+    "subagentStart": _SUBAGENT_STARTED,
+    "subagentStop": _SUBAGENT_FINISHED,
+    "preCompact": _COMPACTING,
 }
-_COPILOT_ERRORS = {"model_call": "model error", "tool_execution": "tool error", "system": "system error",
-                   "user_input": "input error"}
+_COPILOT_TOOLS = {"preToolUse": "before", "postToolUse": "after", "postToolUseFailure": "failed"}
+_COPILOT_NOTIFICATIONS: dict[str, Outcome] = {
+    "permission_prompt": _WAITING_PERMISSION,
+    "elicitation_dialog": _WAITING_QUESTION,
+    "agent_completed": _BACKGROUND_DONE,
+    "agent_idle": ("info", "Background agent idle", None),
+    "shell_completed": ("info", "Background command finished", None),
+    "shell_detached_completed": ("info", "Background command finished", None),
+}
+_COPILOT_ERRORS = {
+    "model_call": "model error",
+    "tool_execution": "tool error",
+    "system": "system error",
+    "user_input": "input error",
+}
+_COPILOT_END: dict[str, Outcome] = {
+    "error": _FAILED,
+    "timeout": ("error", "Failed: timed out", None),
+    "abort": _STOPPED,
+}
 
 
 def _copilot_infer(p: dict[str, object]) -> str | None:
     """Which event a camelCase payload without an event name is, from the fields it has."""
-    if "notification_type" in p:
+    has = p.__contains__
+    if has("notification_type"):
         return "notification"
-    if "toolResult" in p or "tool_result" in p:
+    if has("toolResult") or has("tool_result"):
         return "postToolUse"
     if isinstance(p.get("error"), dict):
         return "errorOccurred"
-    if "toolName" in p or "tool_name" in p:
+    if has("toolName") or has("tool_name"):
         return "postToolUseFailure" if isinstance(p.get("error"), str) else "preToolUse"
-    if "stopReason" in p or "stop_reason" in p:
-        return "subagentStop" if ("agentName" in p or "agent_name" in p) else "agentStop"
-    if "agentName" in p:
-        return "subagentStart"
-    if "trigger" in p:
-        return "preCompact"
-    if "prompt" in p:
-        return "userPromptSubmitted"
-    if "reason" in p:
-        return "sessionEnd"
-    if "source" in p:
-        return "sessionStart"
+    if has("stopReason") or has("stop_reason"):
+        return "subagentStop" if has("agentName") or has("agent_name") else "agentStop"
+    for field, event in (("agentName", "subagentStart"), ("trigger", "preCompact")):
+        if has(field):
+            return event
+    for field, event in (
+        ("prompt", "userPromptSubmitted"),
+        ("reason", "sessionEnd"),
+        ("source", "sessionStart"),
+    ):
+        if has(field):
+            return event
     return None
 
 
@@ -425,106 +485,87 @@ def _copilot(p: object, detail: bool) -> Event | None:
     raw = p.get("hook_event_name")
     name = _COPILOT_NAMES.get(raw, raw) if isinstance(raw, str) else _copilot_infer(p)
     session = hash_session(_get(p, "sessionId", "session_id"))
-    tool, args = _get(p, "toolName", "tool_name"), _get(p, "toolArgs", "tool_input")
+    tool = _get(p, "toolName", "tool_name")
+    if name in _COPILOT_FIXED:
+        return _fixed(_COPILOT_FIXED[name], session)
+    if name in _COPILOT_TOOLS:
+        return _tool_event(_COPILOT_TOOLS[name], tool, _get(p, "toolArgs", "tool_input"), detail, session)
     if name == "sessionStart":
         return _session_start(p.get("source"), session)
-    if name == "userPromptSubmitted":
-        return _event("start", WORKING, session=session)
-    if name == "preToolUse":
-        return _tool_event("before", tool, args, detail, session)
-    if name == "postToolUse":
-        return _tool_event("after", tool, args, detail, session)
-    if name == "postToolUseFailure":
-        return _tool_event("failed", tool, args, detail, session)
     if name == "permissionRequest":
         return _permission(tool, session)
-    if name == "agentStop":
-        return _event("success", DONE, session=session)
-    if name == "subagentStart":
-        return _event("progress", "Subagent started", tool="agent", session=session)
-    if name == "subagentStop":
-        return _event("progress", "Subagent finished", tool="agent", session=session)
     if name == "errorOccurred":
         if p.get("recoverable") is True:
             return _event("info", "Retrying after an error", session=session)
-        reason = _COPILOT_ERRORS.get(_label(_get(p, "errorContext", "error_context")))
-        return _event("error", f"Failed: {reason}" if reason else "Failed", session=session)
+        return _failed(_get(p, "errorContext", "error_context"), _COPILOT_ERRORS, session)
     if name == "notification":
-        found = _COPILOT_NOTIFICATIONS.get(_label(p.get("notification_type")))
-        return _event(found[0], found[1], session=session) if found else None
-    if name == "preCompact":
-        return _event("info", "Compacting context", session=session)
+        return _fixed(_COPILOT_NOTIFICATIONS.get(_label(p.get("notification_type"))), session)
     if name == "sessionEnd":
-        reason = p.get("reason")
-        if reason == "error":
-            return _event("error", "Failed", session=session)
-        if reason == "timeout":
-            return _event("error", "Failed: timed out", session=session)
-        return _event("info", "Stopped" if reason == "abort" else "Session ended", session=session)
+        return _fixed(_COPILOT_END.get(_label(p.get("reason")), _ENDED), session)
     return None
 
 
 # -- opencode (bus events and tool hooks, forwarded by the plugin `live2d-notify install opencode` writes)
+_OPENCODE_FIXED: dict[str, Outcome] = {
+    "chat.message": _START,
+    "session.idle": _DONE,
+    "question.asked": _WAITING_QUESTION,
+    "session.created": _STARTED,
+    "session.compacted": _COMPACTED,
+}
+_OPENCODE_TOOLS = {"tool.execute.before": "before", "tool.execute.after": "after"}
 _OPENCODE_ERRORS = {
-    "ProviderAuthError": "authentication failed", "APIError": "API error",
-    "MessageOutputLengthError": "output too long", "ContextOverflowError": "context too long",
+    "ProviderAuthError": "authentication failed",
+    "APIError": "API error",
+    "MessageOutputLengthError": "output too long",
+    "ContextOverflowError": "context too long",
 }
 
 
 def _opencode(p: object, detail: bool) -> Event | None:
     if not isinstance(p, dict):
         return None
-    name = p.get("type")
+    name = _label(p.get("type"))
     props = p.get("properties")
     props = props if isinstance(props, dict) else p
     session = hash_session(_get(props, "sessionID") or _get(props.get("info"), "id"))
-    if name == "chat.message":
-        return _event("start", WORKING, session=session)
-    if name == "tool.execute.before":
-        return _tool_event("before", props.get("tool"), None, detail, session)
-    if name == "tool.execute.after":
-        return _tool_event("after", props.get("tool"), None, detail, session)
+    if name in _OPENCODE_FIXED:
+        return _fixed(_OPENCODE_FIXED[name], session)
+    if name in _OPENCODE_TOOLS:  # the plugin passes no arguments: no detail for opencode
+        return _tool_event(_OPENCODE_TOOLS[name], props.get("tool"), None, detail, session)
     if name in ("permission.asked", "permission.updated"):
         return _permission(_get(props, "permission", "type"), session)
-    if name == "question.asked":
-        return _event("waiting", QUESTION, session=session)
-    if name == "session.idle":
-        return _event("success", DONE, session=session)
-    if name == "session.status":
-        status = _get(props.get("status"), "type")
-        return _event("info", "Retrying", session=session) if status == "retry" else None
+    if name == "session.status" and _get(props.get("status"), "type") == "retry":
+        return _event("info", "Retrying", session=session)
     if name == "session.error":
-        error = _label(_get(props.get("error"), "name"))
+        error = _get(props.get("error"), "name")
         if error == "MessageAbortedError":
-            return _event("info", "Stopped", session=session)
-        reason = _OPENCODE_ERRORS.get(error)
-        return _event("error", f"Failed: {reason}" if reason else "Failed", session=session)
-    if name == "session.created":
-        return _event("info", "Session started", session=session)
-    if name == "session.compacted":
-        return _event("info", "Context compacted", session=session)
+            return _fixed(_STOPPED, session)
+        return _failed(error, _OPENCODE_ERRORS, session)
     return None
 
 
 # -- Aider (`--notifications-command` runs a bare command: no payload at all) and generic -----------
 def _aider(p: object, detail: bool) -> Event | None:
-    return _event("waiting", INPUT)
+    return _fixed(_WAITING_INPUT, None)
 
 
 def _generic(p: object, detail: bool) -> Event | None:
     """Already the /api/events body: pass through the whitelisted string fields (the server validates)."""
     if not isinstance(p, dict) or not isinstance(p.get("type"), str):
         return None
-    out = _event(p["type"], "")
-    for key in ("title", "message", "tool", "session"):
-        value = p.get(key)
-        out[key] = value if isinstance(value, str) else None
-    return out
+    return {"type": p["type"], "source": None} | {key: _text(p.get(key)) for key in _EVENT_FIELDS[2:]}
 
 
 _ADAPTERS = {
-    "claude": _claude, "codex": _codex, "gemini": _gemini, "cursor": _cursor, "copilot": _copilot,
-    "opencode": _opencode, "aider": _aider, "generic": _generic,
+    "claude": _claude,
+    "codex": _codex,
+    "gemini": _gemini,
+    "cursor": _cursor,
+    "copilot": _copilot,
+    "opencode": _opencode,
+    "aider": _aider,
+    "generic": _generic,
 }
 
 
@@ -574,9 +615,12 @@ def _spawn(cli: str, args: list[str]) -> None:
 def _child(args: list[str]) -> None:
     """`hook.py --child <cli> …`: bounded in time, detached from the agent, reads stdin and sends."""
     import os
-    import signal
 
-    signal.alarm(CHILD_DEADLINE)  # SIGALRM's default action ends us, even mid-request
+    try:
+        from _signal import alarm  # `signal` imports enum; the builtin is enough
+    except ImportError:
+        from signal import alarm
+    alarm(CHILD_DEADLINE)  # SIGALRM's default action ends us, even mid-request
     os.closerange(3, 256)  # let go of any descriptor the agent leaked to the hook
     if os.getsid(0) != os.getpid():
         os.setsid()
@@ -601,12 +645,10 @@ def read_settings() -> tuple[str | None, str | None, bool]:
     flag = os.environ.get(ENV_DETAIL, "").strip().lower()
     stored: object = None
     if not (url and token) or not flag:
-        import json
-
         try:
-            with open(_config_path(), encoding="utf-8") as file:
-                stored = json.load(file)
-        except (OSError, ValueError):
+            with open(_config_path(), "rb") as file:
+                stored = _decode(file.read(1 << 16))
+        except OSError:
             stored = None
     url = url or _text(_get(stored, "url"))
     token = token or _text(_get(stored, "token"))
@@ -618,15 +660,48 @@ def _text(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def _decode(raw: bytes | str) -> object:
-    import json
+# The child decodes and encodes JSON with the C helpers of `_json` rather than `json`, whose import pulls
+# in re, enum and functools (more CPU than the rest of the child); `json` is the fallback.
+class _ScanContext:
+    strict = True
+    object_hook = object_pairs_hook = None
+    parse_float, parse_int = float, int
+    parse_constant = {"NaN": float("nan"), "Infinity": float("inf"), "-Infinity": float("-inf")}.__getitem__
 
+
+def loads(text: str) -> object:
+    """json.loads, or None for anything that isn't exactly one JSON value."""
+    try:
+        from _json import make_scanner
+    except ImportError:
+        import json
+
+        try:
+            return json.loads(text)
+        except ValueError:
+            return None
+    text = text.strip(" \t\n\r")
+    try:
+        value, end = make_scanner(_ScanContext())(text, 0)  # type: ignore[arg-type]
+    except (StopIteration, ValueError):
+        return None
+    return value if end == len(text) else None
+
+
+def _dumps(event: Event) -> bytes:
+    """The event as compact JSON, None fields left out."""
+    try:
+        from _json import encode_basestring_ascii as quote
+    except ImportError:
+        from json.encoder import encode_basestring_ascii as quote
+    pairs = (f"{quote(key)}:{quote(value)}" for key, value in event.items() if isinstance(value, str))
+    return ("{" + ",".join(pairs) + "}").encode("ascii")
+
+
+def _decode(raw: bytes | str) -> object:
     if isinstance(raw, bytes):
         raw = raw.decode("utf-8-sig", "replace")  # Cursor's payload starts with a byte-order mark
-    try:
-        return json.loads(raw)
-    except ValueError:
-        return None
+    return loads(raw.removeprefix("\ufeff"))
 
 
 def _read_stdin() -> bytes:
@@ -661,29 +736,82 @@ def _load(cli: str, args: list[str]) -> object:
     return payload
 
 
+def _split_url(url: str) -> tuple[str, str, int, str] | None:
+    """(scheme, host, port, base path) of an http(s) URL, or None; no urllib (it imports re)."""
+    scheme, sep, rest = url.strip().partition("://")
+    scheme = scheme.lower()
+    if not sep or scheme not in ("http", "https"):
+        return None
+    authority, slash, path = rest.partition("/")
+    path = ("/" + path if slash else "").partition("?")[0].partition("#")[0].rstrip("/")
+    if authority.startswith("["):
+        host, _, tail = authority[1:].partition("]")
+        port_text = tail[1:] if tail.startswith(":") else tail
+    else:
+        host, _, port_text = authority.partition(":")
+    if not port_text.isdigit() and port_text:
+        return None
+    port = int(port_text) if port_text else (443 if scheme == "https" else 80)
+    if not host or "@" in authority or not _plain(host) or not _plain(path) or not 0 < port < 65536:
+        return None
+    return scheme, host, port, path
+
+
+def _plain(text: str) -> bool:
+    """Printable ASCII without spaces: safe to put in a request line or a header."""
+    return text.isascii() and text.isprintable() and " " not in text
+
+
 def post(url: str, token: str, event: Event, timeout: float = SEND_TIMEOUT) -> int | None:
     """POST the event (None fields left out) to {url}/api/events; the HTTP status, or None if not sent."""
-    import http.client
-    import json
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    target = _split_url(url)
+    if target is None or not token or not _plain(token):
         return None
-    if not token.isascii() or not token.isprintable() or " " in token:
-        return None
-    connection = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-    conn = connection(parts.hostname, parts.port, timeout=timeout)
-    body = json.dumps({k: v for k, v in event.items() if v is not None}, separators=(",", ":")).encode()
-    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}",
-               "User-Agent": "live2d-notify-hook/1"}
+    scheme, host, port, path = target
+    body = _dumps(event)
+    authority = f"[{host}]" if ":" in host else host
+    if port != (443 if scheme == "https" else 80):
+        authority += f":{port}"
+    head = (
+        f"POST {path}/api/events HTTP/1.1\r\nHost: {authority}\r\nContent-Type: application/json\r\n"
+        f"Authorization: Bearer {token}\r\nContent-Length: {len(body)}\r\n"
+        "User-Agent: live2d-notify-hook/1\r\nConnection: close\r\n\r\n"
+    )
+    sock = _connect(scheme, host, port, timeout)
     try:
-        conn.request("POST", parts.path.rstrip("/") + "/api/events", body, headers)
-        response = conn.getresponse()
-        response.read()
-        return response.status
+        sock.sendall(head.encode("ascii") + body)
+        reply = b""
+        while b"\r\n" not in reply and len(reply) < 1024:
+            chunk = sock.recv(1024)
+            if not chunk:
+                break
+            reply += chunk
     finally:
-        conn.close()
+        sock.close()
+    status = reply.split(b" ", 2)[1:2]
+    return int(status[0]) if status and status[0].isdigit() else None
+
+
+def _connect(scheme: str, host: str, port: int, timeout: float) -> "_socket.socket":
+    if scheme == "https":
+        import socket
+        import ssl
+
+        raw = socket.create_connection((host, port), timeout=timeout)
+        return ssl.create_default_context().wrap_socket(raw, server_hostname=host)
+    import _socket
+
+    error: OSError = OSError(f"cannot resolve {host}")
+    for family, kind, proto, _, address in _socket.getaddrinfo(host, port, 0, _socket.SOCK_STREAM):
+        sock = _socket.socket(family, kind, proto)
+        sock.settimeout(timeout)
+        try:
+            sock.connect(address)
+            return sock
+        except OSError as exc:
+            sock.close()
+            error = exc
+    raise error
 
 
 def _deliver(cli: str, args: list[str]) -> None:
@@ -707,8 +835,13 @@ def _spawn_process(cli: str, args: list[str]) -> None:
     flags = getattr(subprocess, "DETACHED_PROCESS", 0) | getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)
     env = {key: os.environ[key] for key in ("SYSTEMROOT",) if key in os.environ}
     child = subprocess.Popen(
-        [sys.executable, "-I", "-S", __file__, "--send"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL, close_fds=True, start_new_session=os.name == "posix", creationflags=flags,
+        [sys.executable, "-I", "-S", __file__, "--send"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        close_fds=True,
+        start_new_session=os.name == "posix",
+        creationflags=flags,
         env=env,
     )
     assert child.stdin is not None
@@ -745,7 +878,7 @@ def main(argv: list[str]) -> int:
             _send_from_stdin()
         elif mode == "--dry-run":
             _dry_run(argv[1:])
-    except BaseException:  # noqa: S110 - the agent must see exit 0 and an empty stderr, whatever happens
+    except BaseException:  # the agent must see exit 0 and an empty stderr, whatever happens
         pass
     return 0
 

@@ -154,7 +154,12 @@ class Hub:
 
     # -- subscribing ------------------------------------------------------------------------
     def subscribe(self, user_id: str, last_event_id: str | None = None) -> tuple[Stream, bytes]:
-        """Open a stream; return it with the catch-up bytes (`event: reset` and/or missed events)."""
+        """Open a stream; return it with the catch-up bytes from this process's ring."""
+        stream = self.open(user_id)
+        return stream, self.catch_up(stream, last_event_id)
+
+    def open(self, user_id: str) -> Stream:
+        """Register a stream (live events start queueing at once) or raise TooManyStreams."""
         user = self._users.get(user_id)
         if user is None:
             user = self._users[user_id] = _User()
@@ -164,17 +169,36 @@ class Hub:
         user.streams.add(stream)
         user.touched = time.monotonic()
         self.open_streams += 1
-        catch_up = b""
-        if last_event_id is not None:
-            missed, covered = self._since(user, last_event_id)
-            if not covered:
-                catch_up = control_frame(RESET, {"reason": "gap", "last_event_id": last_event_id[:64]})
-            if missed:
-                catch_up += b"".join(e.frame for e in missed)
-                stream.last_id = missed[-1].id
-            else:
-                stream.last_id = last_event_id
-        return stream, catch_up
+        return stream
+
+    def catch_up(self, stream: Stream, last_event_id: str | None, ring: list[Event] | None = None) -> bytes:
+        """`event: reset` and/or the missed events for a stream opened with a Last-Event-ID.
+
+        `ring` is a shared replay buffer (Redis) read after `open`; events it holds that also sit
+        in the stream's queue are dropped from the queue, so nothing arrives twice.
+        """
+        if last_event_id is None:
+            return b""
+        user = self._users.get(stream.user_id)
+        if ring is not None:
+            missed, covered = _since(ring, last_event_id, None)
+            if ring:
+                newest = ring[-1].id
+                stream.buffer = [e for e in stream.buffer if e.id > newest]
+        elif user is not None:
+            self._trim(user)
+            missed, covered = _since(list(user.ring), last_event_id, user.evicted_last)
+        else:
+            missed, covered = [], False
+        out = b""
+        if not covered:
+            out = control_frame(RESET, {"reason": "gap", "last_event_id": last_event_id[:64]})
+        if missed:
+            out += b"".join(e.frame for e in missed)
+            stream.last_id = missed[-1].id
+        else:
+            stream.last_id = last_event_id
+        return out
 
     def unsubscribe(self, stream: Stream) -> None:
         """Forget a stream (idempotent): its reader has gone."""
@@ -196,21 +220,6 @@ class Hub:
         if last_id is None:
             return list(user.ring)
         return [e for e in user.ring if e.id > last_id]
-
-    def _since(self, user: _User, last_id: str) -> tuple[list[Event], bool]:
-        """Events after `last_id`, and whether the ring covers the whole gap.
-
-        Ids sort in publish order, so even an uncovered gap (unknown or too old an id, a restart)
-        still gets whatever newer events the ring holds, after the `reset`.
-        """
-        self._trim(user)
-        ring = user.ring
-        for i in range(len(ring) - 1, -1, -1):
-            if ring[i].id == last_id:
-                return list(ring)[i + 1 :], True
-        missed = [e for e in ring if e.id > last_id]
-        covered = user.evicted_last is not None and user.evicted_last == last_id
-        return missed, covered
 
     def _trim(self, user: _User) -> None:
         horizon = (self._clock() - self.replay_age) * 1_000_000
@@ -239,3 +248,15 @@ class Hub:
     @property
     def users(self) -> int:
         return len(self._users)
+
+
+def _since(ring: list[Event], last_id: str, evicted_last: str | None) -> tuple[list[Event], bool]:
+    """Events after `last_id`, and whether the ring covers the whole gap.
+
+    Ids sort in publish order, so even an uncovered gap (unknown or too old an id, a restart) still
+    gets whatever newer events the ring holds, after the `reset`.
+    """
+    for i in range(len(ring) - 1, -1, -1):
+        if ring[i].id == last_id:
+            return ring[i + 1 :], True
+    return [e for e in ring if e.id > last_id], evicted_last is not None and evicted_last == last_id

@@ -40,11 +40,13 @@ class RateLimiter:
         self._sync: FixedWindowRateLimiter | None = None
         self._aio = None
         if redis_url:
-            from limits.aio.storage import storage_from_string
             from limits.aio.strategies import FixedWindowRateLimiter as AioFixedWindow
+            from limits.storage import storage_from_string
 
             uri = "async+" + redis_url if not redis_url.startswith("async+") else redis_url
-            self._aio = AioFixedWindow(storage_from_string(uri))
+            # the `redis` client we already depend on, not limits' default (coredis)
+            storage = storage_from_string(uri, implementation="redispy", key_prefix="l2n:limits")
+            self._aio = AioFixedWindow(storage)  # type: ignore[arg-type]
         else:
             self._sync = FixedWindowRateLimiter(MemoryStorage())
 
@@ -62,7 +64,10 @@ class RateLimiter:
                     return _limited(item, stats.reset_time)
             else:
                 assert self._aio is not None
-                ok = await self._aio.hit(item, namespace, key)
+                try:
+                    ok = await self._aio.hit(item, namespace, key)
+                except Exception:  # noqa: BLE001 - Redis down: don't refuse everyone, don't crash
+                    return None
                 if not ok:
                     stats = await self._aio.get_window_stats(item, namespace, key)
                     return _limited(item, stats.reset_time)

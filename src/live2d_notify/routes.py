@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from starlette.routing import Route
 
 from live2d_notify import hooks
 from live2d_notify.errors import ApiError, from_bad_token, from_invalid_event
+from live2d_notify.brokers import BrokerUnavailable
 from live2d_notify.events import Event, InvalidEvent, clean, control_frame, iso, validate
 from live2d_notify.hub import TooManyStreams
 from live2d_notify.services import Services, services
@@ -173,8 +175,7 @@ async def delete_token(request: Request) -> Response:
         s = svc.settings
         purge_after = int(time.time()) + max(s.hook_ttl, s.session_ttl, s.ticket_ttl)
         # Scoped to the caller: a foreign id only ever names (caller, id), which matches no token.
-        await svc.store.revoke_token(claims.user_id, token_id, purge_after)
-        svc.revocations.revoke_token(claims.user_id, token_id, purge_after)
+        await svc.broker.revoke_token(claims.user_id, token_id, purge_after)
         svc.metrics.tokens_revoked.labels("token").inc()
         logger.info("token revoked user={} token_id={}", claims.user_id, token_id)
     return Response(status_code=204)
@@ -186,9 +187,7 @@ async def revoke_all(request: Request) -> Response:
     s = svc.settings
     not_before = now_us()
     purge_after = int(time.time()) + max(s.hook_ttl, s.session_ttl, s.ticket_ttl) + 1
-    await svc.store.revoke_user(claims.user_id, not_before, purge_after)
-    svc.revocations.revoke_user(claims.user_id, not_before, purge_after)
-    await svc.broker.close_user(claims.user_id)
+    await svc.broker.revoke_user(claims.user_id, not_before, purge_after)
     svc.metrics.tokens_revoked.labels("all").inc()
     body = _issue_pair(svc, claims.user_id)
     logger.info("all tokens revoked user={}", claims.user_id)
@@ -222,8 +221,11 @@ async def _publish(svc: Services, claims: Claims, fields: dict[str, str | None])
         if not svc.dedupe.first(key):
             svc.metrics.events_ignored.labels("duplicate").inc()
             return None
-    event = Event.create(fields, svc.ids)
-    await svc.broker.publish(claims.user_id, event)
+    try:
+        event = await svc.broker.publish(claims.user_id, fields)
+    except BrokerUnavailable:
+        raise ApiError(503, "unavailable", "The event broker is unreachable; try again shortly.",
+                       headers={"Retry-After": "1"}) from None
     svc.metrics.publish_latency.observe(max(0.0, time.time() - event.us / 1_000_000))
     if svc.audit is not None:
         svc.audit.record(AuditRow(event.us / 1e6, claims.user_id, claims.token_id, fields["type"],
@@ -307,15 +309,24 @@ async def stream(request: Request) -> Response:
     last_id = request.headers.get("last-event-id") or request.query_params.get("last_event_id") or None
     if last_id is not None:
         last_id = clean(last_id)[:64] or None
+    cap = svc.settings.streams_per_user
+    hub, broker, user_id = svc.hub, svc.broker, claims.user_id
+    stream_id = new_id("str_")
     try:
-        sub, catch_up = svc.hub.subscribe(claims.user_id, last_id)
+        if not await broker.acquire_stream(user_id, stream_id, cap):
+            raise TooManyStreams
+        try:
+            sub = hub.open(user_id)
+        except TooManyStreams:
+            await broker.release_stream(user_id, stream_id)
+            raise
     except TooManyStreams:
-        cap = svc.settings.streams_per_user
         svc.metrics.rate_limited.labels("streams").inc()
         raise ApiError(429, "too_many_streams", f"At most {cap} open streams per user; close one first.",
                        headers={"Retry-After": "5", "RateLimit-Limit": str(cap), "RateLimit-Remaining": "0",
                                 "RateLimit-Reset": "5"}) from None
-    hub = svc.hub
+    shared_ring = await broker.history(user_id) if last_id is not None else None
+    catch_up = hub.catch_up(sub, last_id, shared_ring)
     ready = control_frame("ready", {"heartbeat": svc.settings.heartbeat}, retry_ms=RETRY_MS)
 
     async def frames() -> AsyncIterator[bytes]:
@@ -329,12 +340,23 @@ async def stream(request: Request) -> Response:
                     return
         finally:
             hub.unsubscribe(sub)
+            _background(broker.release_stream(user_id, stream_id))
 
     return EventSourceResponse(
         frames(),
         ping=svc.settings.heartbeat,
         headers={"Cache-Control": "no-cache, no-transform", "X-Accel-Buffering": "no"},
     )
+
+
+_pending: set[asyncio.Task[None]] = set()
+
+
+def _background(coro: Coroutine[Any, Any, None]) -> None:
+    """Run clean-up that must not be cut short by the stream's own cancellation."""
+    task = asyncio.ensure_future(coro)
+    _pending.add(task)
+    task.add_done_callback(_pending.discard)
 
 
 # -- operations ------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from starlette.requests import HTTPConnection
 
 from live2d_notify.brokers.base import Broker
 from live2d_notify.config import Settings
-from live2d_notify.events import Deduper, IdClock
+from live2d_notify.events import Deduper
 from live2d_notify.hub import Hub
 from live2d_notify.metrics import Metrics
 from live2d_notify.ratelimit import RateLimiter
@@ -31,7 +31,6 @@ class Services:
     audit: AuditLog | None
     hook_limits: tuple[RateLimitItem, ...]
     signup_limits: tuple[RateLimitItem, ...]
-    ids: IdClock
     dedupe: Deduper
 
 

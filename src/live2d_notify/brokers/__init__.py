@@ -1,19 +1,23 @@
-"""Transports that carry events between processes, picked by URL scheme."""
+"""Transports that carry events and revocations between processes, picked by URL scheme."""
 
 from __future__ import annotations
 
-from live2d_notify.brokers.base import Broker
+from live2d_notify.brokers.base import Broker, BrokerUnavailable
 from live2d_notify.hub import Hub
+from live2d_notify.revocations import Revocations
+from live2d_notify.store import Store
+
+__all__ = ["Broker", "BrokerUnavailable", "create_broker"]
 
 
-def create_broker(url: str | None, hub: Hub) -> Broker:
-    """`None`/`memory://` → this process only; `redis://`/`rediss://` → Redis pub/sub (lazy import)."""
+def create_broker(url: str | None, hub: Hub, store: Store, revocations: Revocations) -> Broker:
+    """`None`/`memory://` → this process only; `redis://`/`rediss://`/`unix://` → Redis (lazy import)."""
     if not url or url.startswith("memory://"):
         from live2d_notify.brokers.memory import MemoryBroker
 
-        return MemoryBroker(hub)
+        return MemoryBroker(hub, store, revocations)
     if url.startswith(("redis://", "rediss://", "unix://")):
         from live2d_notify.brokers.redis import RedisBroker
 
-        return RedisBroker(url, hub)
+        return RedisBroker(url, hub, revocations)
     raise ValueError(f"unknown broker URL scheme: {url.split(':', 1)[0]!r}")

@@ -1,4 +1,9 @@
-"""The broker contract: move events and stream closures to every process's hub."""
+"""The broker contract: what several processes must agree on goes through here.
+
+Events (their ids, the replay buffer, fan-out to every process's hub), revocations (kept durably and
+mirrored into every process's `Revocations`) and per-user stream slots. The in-process broker keeps
+them in this process and SQLite; the Redis broker in Redis.
+"""
 
 from __future__ import annotations
 
@@ -7,18 +12,37 @@ from typing import Protocol
 from live2d_notify.events import Event
 
 
+class BrokerUnavailable(Exception):
+    """The shared backend can't be reached right now (→ 503 with Retry-After)."""
+
+
 class Broker(Protocol):
     async def start(self) -> None:
-        """Connect and begin listening (a no-op for the in-process broker)."""
+        """Connect, load revocations into the mirror, and begin listening."""
 
-    async def publish(self, user_id: str, event: Event) -> None:
-        """Deliver to the user's streams on every process, and to their replay ring."""
+    async def publish(self, user_id: str, fields: dict[str, str | None]) -> Event:
+        """Give the event its id, keep it for replay, and deliver it to the user's streams everywhere."""
 
-    async def close_user(self, user_id: str) -> None:
-        """Tell every process to close the user's streams with `event: revoked`."""
+    async def history(self, user_id: str) -> list[Event] | None:
+        """The shared replay buffer, oldest first; None when this process's own ring is the buffer."""
+
+    async def revoke_token(self, user_id: str, token_id: str, purge_after: int) -> None:
+        """Durably revoke one token of this user, on every process."""
+
+    async def revoke_user(self, user_id: str, not_before_us: int, purge_after: int) -> None:
+        """Durably revoke every earlier token of the user and close their streams, on every process."""
+
+    async def acquire_stream(self, user_id: str, stream_id: str, cap: int) -> bool:
+        """Take one of the user's stream slots across processes (True), or refuse (False)."""
+
+    async def release_stream(self, user_id: str, stream_id: str) -> None:
+        """Give a slot back."""
 
     async def ready(self) -> str | None:
         """None when healthy, else what is failing (for /readyz)."""
+
+    async def purge(self) -> None:
+        """Forget revocations of tokens that have expired anyway."""
 
     async def stop(self) -> None:
         """Disconnect."""

@@ -1,0 +1,279 @@
+"""The Redis broker: several processes or hosts share events, replay, revocations and stream slots.
+
+- Events: one Lua call per publish appends to the user's capped stream `l2n:ring:{user}` (the shared
+  replay buffer: last N entries, trimmed by age, expiring when idle) and PUBLISHes it on one channel.
+  Redis assigns the id, so ids sort in publish order per user across every process.
+- Each process holds ONE pub/sub subscription (events + control), whatever its number of streams,
+  and reconnects with backoff when Redis restarts, reloading revocations it may have missed.
+- Revocations: two hashes (by token id, by user not-before time) plus a control message that every
+  process applies to its in-memory mirror within milliseconds; a process that starts later loads them.
+- Stream slots: a sorted set per user whose members expire unless their process refreshes them, so
+  the per-user cap holds across processes, approximately (a crashed process's slots linger ≤ 60 s).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import secrets
+import time
+from typing import Any
+
+import redis.asyncio as aioredis
+from loguru import logger
+from redis.exceptions import RedisError
+
+from live2d_notify.brokers.base import BrokerUnavailable
+from live2d_notify.events import Event
+from live2d_notify.hub import Hub
+from live2d_notify.revocations import Revocations
+
+EVENTS = "l2n:events"
+CONTROL = "l2n:control"
+REVOKED_TOKENS = "l2n:revoked:tokens"
+REVOKED_USERS = "l2n:revoked:users"
+SLOT_TTL_MS = 60_000
+SLOT_REFRESH = 20.0
+
+_PUBLISH = """
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[2], '*', 'f', ARGV[4])
+local t = redis.call('TIME')
+local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('XTRIM', KEYS[1], 'MINID', tostring(now_ms - tonumber(ARGV[1])))
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+redis.call('PUBLISH', KEYS[2], ARGV[3] .. '\\n' .. id .. '\\n' .. ARGV[4])
+return id
+"""
+
+_ACQUIRE = """
+local t = redis.call('TIME')
+local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now_ms)
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[1]) then return 0 end
+redis.call('ZADD', KEYS[1], now_ms + tonumber(ARGV[3]), ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 1
+"""
+
+
+def event_id(redis_id: str) -> tuple[str, int]:
+    """`1732560000000-5` → the same fixed-width hex id the in-process broker makes (µs-like)."""
+    ms, _, seq = redis_id.partition("-")
+    us = int(ms) * 1000 + min(int(seq or 0), 999)
+    return f"{us:016x}", us
+
+
+def _ring(user_id: str) -> str:
+    return f"l2n:ring:{user_id}"
+
+
+def _slots(user_id: str) -> str:
+    return f"l2n:streams:{user_id}"
+
+
+class RedisBroker:
+    def __init__(self, url: str, hub: Hub, revocations: Revocations) -> None:
+        self.url = url
+        self.hub = hub
+        self.revocations = revocations
+        # A blocking pool: a burst of requests waits for a connection rather than failing.
+        pool = aioredis.BlockingConnectionPool.from_url(
+            url, max_connections=64, timeout=5, socket_connect_timeout=2, socket_timeout=5,
+            health_check_interval=10,
+        )
+        self.redis: aioredis.Redis = aioredis.Redis(connection_pool=pool)
+        self._publish = self.redis.register_script(_PUBLISH)
+        self._acquire = self.redis.register_script(_ACQUIRE)
+        self._process = f"{os.getpid()}-{secrets.token_hex(4)}"
+        self._slots: dict[str, str] = {}  # member → user_id, this process's open streams
+        self._tasks: list[asyncio.Task[None]] = []
+        self._subscribed = asyncio.Event()
+        self.connected = False
+
+    # -- lifecycle --------------------------------------------------------------------------
+    async def start(self) -> None:
+        try:
+            await self.redis.ping()
+        except (RedisError, OSError) as exc:
+            raise RuntimeError(f"LIVE2D_NOTIFY_REDIS_URL: Redis is not reachable ({type(exc).__name__})") from exc
+        self._tasks = [asyncio.create_task(self._listen()), asyncio.create_task(self._refresh_slots())]
+        await asyncio.wait_for(self._subscribed.wait(), 10)
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        with contextlib.suppress(RedisError, OSError):
+            if self._slots:
+                pipe = self.redis.pipeline(transaction=False)
+                for member, user_id in self._slots.items():
+                    pipe.zrem(_slots(user_id), member)
+                await pipe.execute()
+        await self.redis.aclose()
+
+    async def ready(self) -> str | None:
+        try:
+            await asyncio.wait_for(self.redis.ping(), 1.0)
+        except (RedisError, OSError, TimeoutError) as exc:
+            return f"redis: {type(exc).__name__}"
+        return None if self.connected else "redis: subscription not connected"
+
+    # -- events -----------------------------------------------------------------------------
+    async def publish(self, user_id: str, fields: dict[str, str | None]) -> Event:
+        body = json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
+        args = [int(self.hub.replay_age * 1000), self.hub.replay_size, user_id, body]
+        try:
+            rid = await self._publish(keys=[_ring(user_id), EVENTS], args=args)
+        except (RedisError, OSError) as exc:
+            raise BrokerUnavailable(str(type(exc).__name__)) from exc
+        eid, us = event_id(rid.decode())
+        return Event.from_parts(eid, us, fields)
+
+    async def history(self, user_id: str) -> list[Event] | None:
+        try:
+            entries = await self.redis.xrange(_ring(user_id))
+        except (RedisError, OSError):
+            return None  # fall back to this process's ring
+        horizon = (time.time() - self.hub.replay_age) * 1_000_000
+        out = []
+        for rid, data in entries:
+            eid, us = event_id(rid.decode())
+            if us >= horizon:
+                out.append(Event.from_parts(eid, us, json.loads(data[b"f"])))
+        return out
+
+    def _on_event(self, data: bytes) -> None:
+        user, rid, body = data.split(b"\n", 2)
+        user_id = user.decode()
+        if self.hub.stream_count(user_id) == 0:
+            return  # nobody here is listening; the shared ring has it for replay
+        eid, us = event_id(rid.decode())
+        self.hub.deliver(user_id, Event.from_parts(eid, us, json.loads(body)))
+
+    # -- revocations ------------------------------------------------------------------------
+    async def revoke_token(self, user_id: str, token_id: str, purge_after: int) -> None:
+        msg = json.dumps({"op": "token", "user": user_id, "token": token_id, "until": purge_after})
+        await self._write(lambda p: (p.hset(REVOKED_TOKENS, f"{user_id}\x1f{token_id}", purge_after),
+                                     p.publish(CONTROL, msg)))
+        self.revocations.revoke_token(user_id, token_id, purge_after)
+
+    async def revoke_user(self, user_id: str, not_before_us: int, purge_after: int) -> None:
+        msg = json.dumps({"op": "user", "user": user_id, "nb": not_before_us, "until": purge_after})
+        await self._write(lambda p: (p.hset(REVOKED_USERS, user_id, f"{not_before_us}:{purge_after}"),
+                                     p.publish(CONTROL, msg)))
+        self.revocations.revoke_user(user_id, not_before_us, purge_after)
+        self.hub.close_user(user_id)
+
+    async def _write(self, fill: Any) -> None:
+        try:
+            pipe = self.redis.pipeline(transaction=True)
+            fill(pipe)
+            await pipe.execute()
+        except (RedisError, OSError) as exc:
+            raise BrokerUnavailable(type(exc).__name__) from exc
+
+    def _on_control(self, data: bytes) -> None:
+        msg = json.loads(data)
+        if msg["op"] == "token":
+            self.revocations.revoke_token(msg["user"], msg["token"], int(msg["until"]))
+        elif msg["op"] == "user":
+            self.revocations.revoke_user(msg["user"], int(msg["nb"]), int(msg["until"]))
+            self.hub.close_user(msg["user"])
+
+    async def _load_revocations(self) -> int:
+        tokens = await self.redis.hgetall(REVOKED_TOKENS)
+        users = await self.redis.hgetall(REVOKED_USERS)
+        now = time.time()
+        for key, until in tokens.items():
+            user_id, _, token_id = key.decode().partition("\x1f")
+            if int(until) > now:
+                self.revocations.revoke_token(user_id, token_id, int(until))
+        for user, value in users.items():
+            nb, _, until = value.decode().partition(":")
+            if int(until) > now:
+                self.revocations.revoke_user(user.decode(), int(nb), int(until))
+        return len(tokens) + len(users)
+
+    async def purge(self) -> None:
+        self.revocations.purge()
+        now = time.time()
+        with contextlib.suppress(RedisError, OSError):
+            tokens = await self.redis.hgetall(REVOKED_TOKENS)
+            old = [k for k, until in tokens.items() if int(until) <= now]
+            if old:
+                await self.redis.hdel(REVOKED_TOKENS, *old)
+            users = await self.redis.hgetall(REVOKED_USERS)
+            old = [k for k, v in users.items() if int(v.decode().partition(":")[2]) <= now]
+            if old:
+                await self.redis.hdel(REVOKED_USERS, *old)
+
+    # -- stream slots -----------------------------------------------------------------------
+    async def acquire_stream(self, user_id: str, stream_id: str, cap: int) -> bool:
+        member = f"{self._process}:{stream_id}"
+        try:
+            ok = await self._acquire(keys=[_slots(user_id)], args=[cap, member, SLOT_TTL_MS])
+        except (RedisError, OSError):
+            logger.warning("redis unreachable: stream slot not shared user={}", user_id)
+            ok = 1  # fail open: this process's own cap still holds
+        if ok:
+            self._slots[member] = user_id
+        return bool(ok)
+
+    async def release_stream(self, user_id: str, stream_id: str) -> None:
+        member = f"{self._process}:{stream_id}"
+        self._slots.pop(member, None)
+        with contextlib.suppress(RedisError, OSError):
+            await self.redis.zrem(_slots(user_id), member)
+
+    async def _refresh_slots(self) -> None:
+        while True:
+            await asyncio.sleep(SLOT_REFRESH)
+            if not self._slots:
+                continue
+            with contextlib.suppress(RedisError, OSError):
+                expiry = time.time() * 1000 + SLOT_TTL_MS
+                pipe = self.redis.pipeline(transaction=False)
+                for member, user_id in list(self._slots.items()):
+                    pipe.zadd(_slots(user_id), {member: expiry})
+                    pipe.pexpire(_slots(user_id), SLOT_TTL_MS)
+                await pipe.execute()
+
+    # -- the one subscription ---------------------------------------------------------------
+    async def _listen(self) -> None:
+        backoff = 0.1
+        while True:
+            pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(EVENTS, CONTROL)
+                loaded = await self._load_revocations()  # after subscribing: nothing falls in between
+                if not self.connected:
+                    logger.info("redis subscription up (revocations loaded: {})", loaded)
+                self.connected = True
+                self._subscribed.set()
+                backoff = 0.1
+                while True:
+                    msg = await pubsub.get_message(timeout=5.0)
+                    if msg is None:
+                        continue
+                    try:
+                        if msg["channel"] == EVENTS.encode():
+                            self._on_event(msg["data"])
+                        else:
+                            self._on_control(msg["data"])
+                    except Exception:  # noqa: BLE001 - one bad message must not stop delivery
+                        logger.exception("bad broker message dropped")
+            except asyncio.CancelledError:
+                raise
+            except (RedisError, OSError) as exc:
+                if self.connected:
+                    logger.warning("redis subscription lost ({}); reconnecting", type(exc).__name__)
+                self.connected = False
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+            finally:
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()
