@@ -165,3 +165,19 @@ def test_refuses_to_start_without_shared_keys(tmp_path, redis_server: RedisServe
     with pytest.raises(RuntimeError):
         srv.start(timeout=10)
     assert "LIVE2D_NOTIFY_SECRET_KEYS" in srv.log_text()
+
+
+async def test_traceparent_follows_an_event_from_post_to_delivery_on_another_process(pair) -> None:  # type: ignore[no-untyped-def]
+    a, b = pair
+    u = new_user(a.url)
+    trace = "4bf92f3577b34da6a3ce929d0e0e4736"
+    async with httpx.AsyncClient() as c, open_stream(c, a.url, session=u["session_token"]) as s:
+        await s.next()
+        r = await c.post(b.url + "/api/events", json={"type": "info"}, headers={
+            **bearer(u["hook_token"]), "traceparent": f"00-{trace}-00f067aa0ba902b7-01", "X-Request-ID": "req-42"})
+        assert r.status_code == 202 and r.headers["x-request-id"] == "req-42"
+        await s.next()
+    posted = [line for line in b.log_text().splitlines() if trace in line]
+    assert any("POST /api/events 202" in line and "req-42" in line for line in posted)
+    delivered = [line for line in a.log_text().splitlines() if trace in line]
+    assert any("event delivered" in line and r.json()["id"] in line for line in delivered)

@@ -10,8 +10,9 @@ ours, never text from the payload. The hook prints nothing, always exits 0, and 
 to a detached child so the agent never waits on the network. Mapping tables: docs/hooks.md.
 
 Start-up matters (agents run the hook on every tool call): the parent path imports nothing beyond what
-`python -I -S` has already loaded (not even `os`); json, hashlib and http.client load in the child or on
-demand. No `from __future__ import annotations` for the same reason: these annotations evaluate on 3.11.
+`python -I -S` has already loaded (not even `os`). The child, too, stays light: the C helpers of `_json`,
+a raw socket and `_sha256` rather than json, http.client and hashlib. No `from __future__ import
+annotations` for the same reason: these annotations evaluate fine on 3.11.
 """
 
 import sys
@@ -628,7 +629,8 @@ def _child(args: list[str]) -> None:
         _deliver(args[0], args[1:])
 
 
-def _config_path() -> str:
+def config_path() -> str:
+    """$XDG_CONFIG_HOME/live2d-notify/config.json (default ~/.config/…): {"url", "token", "detail"?}."""
     import os
 
     base = os.environ.get("XDG_CONFIG_HOME", "")
@@ -646,7 +648,7 @@ def read_settings() -> tuple[str | None, str | None, bool]:
     stored: object = None
     if not (url and token) or not flag:
         try:
-            with open(_config_path(), "rb") as file:
+            with open(config_path(), "rb") as file:
                 stored = _decode(file.read(1 << 16))
         except OSError:
             stored = None
@@ -736,7 +738,7 @@ def _load(cli: str, args: list[str]) -> object:
     return payload
 
 
-def _split_url(url: str) -> tuple[str, str, int, str] | None:
+def split_url(url: str) -> tuple[str, str, int, str] | None:
     """(scheme, host, port, base path) of an http(s) URL, or None; no urllib (it imports re)."""
     scheme, sep, rest = url.strip().partition("://")
     scheme = scheme.lower()
@@ -764,7 +766,7 @@ def _plain(text: str) -> bool:
 
 def post(url: str, token: str, event: Event, timeout: float = SEND_TIMEOUT) -> int | None:
     """POST the event (None fields left out) to {url}/api/events; the HTTP status, or None if not sent."""
-    target = _split_url(url)
+    target = split_url(url)
     if target is None or not token or not _plain(token):
         return None
     scheme, host, port, path = target

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from loguru import Record
 
 request_id: ContextVar[str] = ContextVar("request_id", default="-")
+trace_id: ContextVar[str] = ContextVar("trace_id", default="-")
 _TOKEN = re.compile(r"l2n_(?:sess|hook|tkt)_[A-Za-z0-9_.\-]+")
 
 
@@ -26,7 +27,9 @@ def redact(text: str) -> str:
 
 
 def _patch(record: Record) -> None:
-    record["extra"].setdefault("request_id", request_id.get())
+    extra = record["extra"]
+    extra.setdefault("request_id", request_id.get())
+    extra.setdefault("trace_id", trace_id.get())
     record["message"] = redact(record["message"])
 
 
@@ -36,8 +39,7 @@ def _json_sink(message: Any) -> None:
         "ts": record["time"].isoformat(),
         "level": record["level"].name,
         "msg": record["message"],
-        "request_id": record["extra"].get("request_id", "-"),
-        **{k: v for k, v in record["extra"].items() if k != "request_id"},
+        **record["extra"],
     }
     if record["exception"] is not None:
         line["exception"] = redact("".join(__import__("traceback").format_exception(*record["exception"])))
@@ -55,6 +57,6 @@ def setup_logging(fmt: str = "text", level: str = "INFO") -> None:
             level=level,
             backtrace=False,
             diagnose=False,  # diagnose would print local variables: tokens, payloads
-            format="<green>{time:YYYY-MM-DD HH:mm:ss.SSS}</green> {level: <7} [{extra[request_id]}] {message}",
+            format="<green>{time:YYYY-MM-DD HH:mm:ss.SSS}</green> {level: <7} [{extra[request_id]} {extra[trace_id]}] {message}",
             colorize=None,
         )

@@ -1,6 +1,8 @@
-"""Pure ASGI middleware: a request id and one log line per request.
+"""Pure ASGI middleware: a request id, a W3C trace id, and one log line per request.
 
 The line names method, path (never the query string: stream tickets live there), status and time.
+A `traceparent` header is accepted (else a trace is started) and its trace id rides with the event
+through the broker, so one event can be followed from its POST to its delivery on any process.
 """
 
 from __future__ import annotations
@@ -11,7 +13,19 @@ import time
 from loguru import logger
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from live2d_notify.logs import request_id
+from live2d_notify.logs import request_id, trace_id
+
+_HEX = frozenset("0123456789abcdef")
+
+
+def parse_traceparent(value: str) -> str | None:
+    """The trace id of a valid `00-<32 hex>-<16 hex>-<2 hex>` header, else None."""
+    parts = value.strip().split("-")
+    if len(parts) != 4 or len(parts[1]) != 32 or len(parts[2]) != 16 or len(parts[0]) != 2 or len(parts[3]) != 2:
+        return None
+    if not set(parts[1]) <= _HEX or parts[1] == "0" * 32 or not set(parts[2]) <= _HEX:
+        return None
+    return parts[1]
 
 
 class RequestLog:
@@ -23,10 +37,13 @@ class RequestLog:
             await self.app(scope, receive, send)
             return
         rid = ""
+        trace: str | None = None
         for name, value in scope["headers"]:
             if name == b"x-request-id":
                 rid = value.decode("latin-1")[:64]
-                break
+            elif name == b"traceparent":
+                trace = parse_traceparent(value.decode("latin-1"))
+        trace_token = trace_id.set(trace or secrets.token_hex(16))
         if not rid or not rid.replace("-", "").isalnum():
             rid = secrets.token_hex(8)
         token = request_id.set(rid)
@@ -49,3 +66,4 @@ class RequestLog:
             ms = (time.perf_counter() - start) * 1000
             logger.info("{} {} {} {:.1f}ms", scope["method"], scope["path"], status or 500, ms)
             request_id.reset(token)
+            trace_id.reset(trace_token)

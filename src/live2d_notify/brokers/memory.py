@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from loguru import logger
+
 from live2d_notify.events import Event, IdClock
 from live2d_notify.hub import Hub
 from live2d_notify.revocations import Revocations
@@ -24,7 +26,8 @@ class MemoryBroker:
 
     async def publish(self, user_id: str, fields: dict[str, str | None]) -> Event:
         event = Event.create(fields, self.ids)
-        self.hub.deliver(user_id, event)
+        n = self.hub.deliver(user_id, event)
+        logger.debug("event delivered user={} id={} streams={}", user_id, event.id, n)
         return event
 
     async def history(self, user_id: str) -> list[Event] | None:

@@ -28,6 +28,7 @@ from redis.exceptions import RedisError
 from live2d_notify.brokers.base import BrokerUnavailable
 from live2d_notify.events import Event
 from live2d_notify.hub import Hub
+from live2d_notify.logs import trace_id
 from live2d_notify.revocations import Revocations
 
 EVENTS = "l2n:events"
@@ -43,7 +44,7 @@ local t = redis.call('TIME')
 local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('XTRIM', KEYS[1], 'MINID', tostring(now_ms - tonumber(ARGV[1])))
 redis.call('PEXPIRE', KEYS[1], ARGV[1])
-redis.call('PUBLISH', KEYS[2], ARGV[3] .. '\\n' .. id .. '\\n' .. ARGV[4])
+redis.call('PUBLISH', KEYS[2], ARGV[3] .. '\\n' .. id .. '\\n' .. ARGV[5] .. '\\n' .. ARGV[4])
 return id
 """
 
@@ -125,7 +126,7 @@ class RedisBroker:
     # -- events -----------------------------------------------------------------------------
     async def publish(self, user_id: str, fields: dict[str, str | None]) -> Event:
         body = json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
-        args = [int(self.hub.replay_age * 1000), self.hub.replay_size, user_id, body]
+        args = [int(self.hub.replay_age * 1000), self.hub.replay_size, user_id, body, trace_id.get()]
         try:
             rid = await self._publish(keys=[_ring(user_id), EVENTS], args=args)
         except (RedisError, OSError) as exc:
@@ -147,12 +148,15 @@ class RedisBroker:
         return out
 
     def _on_event(self, data: bytes) -> None:
-        user, rid, body = data.split(b"\n", 2)
+        user, rid, trace, body = data.split(b"\n", 3)
         user_id = user.decode()
         if self.hub.stream_count(user_id) == 0:
             return  # nobody here is listening; the shared ring has it for replay
         eid, us = event_id(rid.decode())
-        self.hub.deliver(user_id, Event.from_parts(eid, us, json.loads(body)))
+        n = self.hub.deliver(user_id, Event.from_parts(eid, us, json.loads(body)))
+        logger.bind(trace_id=trace.decode(), request_id="broker").debug(
+            "event delivered user={} id={} streams={}", user_id, eid, n
+        )
 
     # -- revocations ------------------------------------------------------------------------
     async def revoke_token(self, user_id: str, token_id: str, purge_after: int) -> None:

@@ -1,0 +1,746 @@
+"""`live2d-notify install <cli>`: put the local hook into a coding agent's settings, merged with theirs.
+
+Every entry runs the hook through the fastest launcher: the real interpreter (not a pyenv shim, not a
+console script that imports `site` and `re` first), `-I -S`, and a byte-compiled copy of hooks.py in our
+config directory (Python compiles a script on every run, a .pyc it only loads):
+
+    /usr/bin/python3.11 -I -S ~/.config/live2d-notify/hook.pyc claude
+
+Our entries are found again by that path (MARKER), so a second run changes nothing and `--uninstall` removes
+exactly them. Every write keeps a timestamped backup of the previous file; a file we cannot read safely is
+left untouched and named on stderr. Stdlib only, like the hook. Per-CLI details: docs/hooks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import json
+import os
+import py_compile
+import re
+import shlex
+import sys
+import tempfile
+import time
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib.util import MAGIC_NUMBER
+from pathlib import Path
+from typing import Any
+
+from live2d_notify import hooks
+
+CLIS = ("claude", "codex", "gemini", "cursor", "copilot", "opencode", "aider")
+MARKER = "/live2d-notify/hook.py"  # in every command we write (hook.py and hook.pyc)
+PREVIOUS = "# live2d-notify previous: "  # a setting of someone else's we replaced with --force
+AIDER_TAG = "# live2d-notify"
+
+Group = dict[str, Any]
+
+
+class InstallError(Exception):
+    """A settings file we must not touch: malformed, or holding someone else's setting."""
+
+
+@dataclass(frozen=True)
+class Change:
+    """One file's new text (None: delete it); `before` is None when the file does not exist yet."""
+
+    path: Path
+    before: str | None
+    after: str | None
+    private: bool = False  # the 0600 config: never printed
+
+
+# -- where things live ------------------------------------------------------------------------------
+def config_dir() -> Path:
+    return Path(hooks.config_path()).parent
+
+
+def launcher() -> list[str]:
+    """[real interpreter, -I, -S, hook.pyc]: the command prefix every entry uses."""
+    python = os.path.realpath(sys.executable) if sys.executable else ""
+    if not python:
+        raise InstallError("cannot tell which Python runs this installer (sys.executable is empty)")
+    return [python, "-I", "-S", str(config_dir() / "hook.pyc")]
+
+
+def _home(variable: str, default: str) -> Path:
+    value = os.environ.get(variable)
+    return Path(value) if value else Path.home() / default
+
+
+def settings_paths(cli: str, project: bool) -> list[Path]:
+    """The files `install <cli>` edits, user level or (--project) in the current directory."""
+    cwd = Path.cwd()
+    if cli == "claude":
+        return [
+            cwd / ".claude" / "settings.local.json"
+            if project
+            else _home("CLAUDE_CONFIG_DIR", ".claude") / "settings.json"
+        ]
+    if cli == "codex":
+        base = cwd / ".codex" if project else _home("CODEX_HOME", ".codex")
+        return [base / "config.toml", base / "hooks.json"]
+    if cli == "gemini":
+        return [(cwd if project else Path.home()) / ".gemini" / "settings.json"]
+    if cli == "cursor":
+        return [(cwd if project else Path.home()) / ".cursor" / "hooks.json"]
+    if cli == "copilot":
+        base = cwd / ".github" / "hooks" if project else _home("COPILOT_HOME", ".copilot") / "hooks"
+        return [base / "live2d-notify.json"]
+    if cli == "opencode":
+        xdg = os.environ.get("XDG_CONFIG_HOME")
+        user = Path(xdg) if xdg and os.path.isabs(xdg) else Path.home() / ".config"
+        return [(cwd / ".opencode" if project else user / "opencode") / "plugins" / "live2d-notify.js"]
+    if cli == "aider":
+        return [(cwd if project else Path.home()) / ".aider.conf.yml"]
+    raise InstallError(f"unknown CLI {cli!r}; one of: {', '.join(CLIS)}")
+
+
+# -- what we write, per CLI (also the copy-paste snippets of the page) ----------------------------------
+def _command_hook(command: str, **fields: Any) -> Group:
+    return {"type": "command", "command": command, **fields}
+
+
+def claude_hooks(command: str) -> dict[str, Group]:
+    """`async: true`: Claude Code never waits for these."""
+    handler = _command_hook(command, timeout=5, **{"async": True})
+    tools = {"matcher": "*", "hooks": [handler]}
+    plain = {"hooks": [handler]}
+    return {
+        "SessionStart": plain,
+        "UserPromptSubmit": plain,
+        "PreToolUse": tools,
+        "PermissionRequest": tools,
+        "PermissionDenied": tools,
+        "PostToolUse": tools,
+        "PostToolUseFailure": tools,
+        "Notification": {"matcher": "permission_prompt|idle_prompt|elicitation_dialog", "hooks": [handler]},
+        "Stop": plain,
+        "StopFailure": plain,
+        "SubagentStart": plain,
+        "SubagentStop": plain,
+        "PreCompact": plain,
+        "PostCompact": plain,
+        "SessionEnd": plain,
+    }
+
+
+def codex_hooks(command: str) -> dict[str, Group]:
+    """No Stop (notify already says "Done") and no `async` (Codex skips async hooks)."""
+    handler = _command_hook(command, timeout=5)
+    tools = {"matcher": "*", "hooks": [handler]}
+    plain = {"hooks": [handler]}
+    events = ("SessionStart", "UserPromptSubmit", "PreToolUse", "PermissionRequest", "PostToolUse")
+    rest = (
+        "StopFailure",
+        "Interrupt",
+        "SubagentStart",
+        "SubagentStop",
+        "PreCompact",
+        "PostCompact",
+        "SessionEnd",
+    )
+    return {event: tools if "Tool" in event or "Permission" in event else plain for event in events} | {
+        event: plain for event in rest
+    }
+
+
+def codex_notify(argv: list[str]) -> str:
+    """The config.toml line; TOML basic strings accept JSON's escapes."""
+    return "notify = [" + ", ".join(json.dumps(word, ensure_ascii=False) for word in argv) + "]"
+
+
+def gemini_hooks(command: str) -> dict[str, Group]:
+    """Gemini waits for its hooks (no async flag) and counts `timeout` in milliseconds."""
+    handler = _command_hook(command, timeout=3000, name="live2d-notify")
+    groups: dict[str, Group] = {}
+    for event in (
+        "SessionStart",
+        "BeforeAgent",
+        "BeforeTool",
+        "AfterTool",
+        "AfterAgent",
+        "PreCompress",
+        "SessionEnd",
+    ):
+        groups[event] = {"matcher": "*", "hooks": [handler]} if "Tool" in event else {"hooks": [handler]}
+    groups["Notification"] = {"matcher": "ToolPermission", "hooks": [handler]}
+    return groups
+
+
+CURSOR_EVENTS = (
+    "sessionStart",
+    "beforeSubmitPrompt",
+    "beforeShellExecution",
+    "afterShellExecution",
+    "beforeMCPExecution",
+    "afterMCPExecution",
+    "afterFileEdit",
+    "postToolUseFailure",
+    "subagentStart",
+    "subagentStop",
+    "preCompact",
+    "stop",
+    "sessionEnd",
+)
+
+
+def cursor_hooks(command: str) -> dict[str, Group]:
+    return {event: {"command": command} for event in CURSOR_EVENTS}
+
+
+COPILOT_EVENTS = (
+    "sessionStart",
+    "userPromptSubmitted",
+    "preToolUse",
+    "permissionRequest",
+    "postToolUse",
+    "postToolUseFailure",
+    "agentStop",
+    "subagentStart",
+    "subagentStop",
+    "errorOccurred",
+    "notification",
+    "preCompact",
+    "sessionEnd",
+)
+
+
+def copilot_file(command: str) -> dict[str, Any]:
+    """camelCase payloads don't name their event, so each entry passes it as an argument."""
+    return {
+        "version": 1,
+        "hooks": {
+            event: [{"type": "command", "bash": f"{command} {event}", "timeoutSec": 5}]
+            for event in COPILOT_EVENTS
+        },
+    }
+
+
+OPENCODE_PLUGIN = """\
+// live2d-notify: forwards opencode session, permission and tool events to the local hook (hook.py).
+// Written by `live2d-notify install opencode`; removed by `live2d-notify install opencode --uninstall`.
+// Only labels leave this process (event type, session id, tool or permission name, status, error name);
+// the hook hashes the session id and reduces names to categories. Nothing is awaited.
+import { spawn } from "node:child_process"
+
+const HOOK = __HOOK__
+const EVENTS = new Set([
+  "session.created", "session.idle", "session.error", "session.status", "session.compacted",
+  "permission.asked", "permission.updated", "question.asked",
+])
+
+function labels(p) {
+  const out = {}
+  if (!p || typeof p !== "object") return out
+  const session = p.sessionID ?? p.info?.id
+  if (typeof session === "string") out.sessionID = session
+  for (const key of ["tool", "permission", "type"]) if (typeof p[key] === "string") out[key] = p[key]
+  if (typeof p.status?.type === "string") out.status = { type: p.status.type }
+  if (typeof p.error?.name === "string") out.error = { name: p.error.name }
+  return out
+}
+
+function send(type, properties) {
+  try {
+    const child = spawn(HOOK[0], HOOK.slice(1), { detached: true, stdio: ["pipe", "ignore", "ignore"] })
+    child.on("error", () => {})
+    child.stdin.on("error", () => {})
+    child.stdin.end(JSON.stringify({ type, properties: labels(properties) }))
+    child.unref()
+  } catch {}
+}
+
+export const Live2dNotifyPlugin = async () => ({
+  event: async ({ event }) => {
+    if (event && EVENTS.has(event.type)) send(event.type, event.properties)
+  },
+  "chat.message": async (input) => send("chat.message", input),
+  "tool.execute.before": async (input) => send("tool.execute.before", input),
+  "tool.execute.after": async (input) => send("tool.execute.after", input),
+})
+"""
+
+
+def opencode_plugin(argv: list[str]) -> str:
+    return OPENCODE_PLUGIN.replace("__HOOK__", json.dumps(argv, ensure_ascii=False))
+
+
+def aider_lines(command: str) -> list[str]:
+    """Aider runs the command (no payload) when it waits for input, only with notifications on."""
+    quoted = "'" + command.replace("'", "''") + "'"
+    return [f"notifications: true  {AIDER_TAG}", f"notifications-command: {quoted}  {AIDER_TAG}"]
+
+
+def snippet(cli: str, command: str) -> str:
+    """The block to paste into `cli`'s settings by hand; `command` is the hook launcher without the CLI name.
+
+    e.g. snippet("claude", "python3 /home/me/.config/live2d-notify/hook.py"). Use absolute paths: Codex's
+    notify and opencode's plugin run the command without a shell.
+    """
+    run = f"{command} {cli}"
+    argv = [*shlex.split(command), cli]
+    if cli == "claude":
+        return _json({"hooks": claude_hooks(run)})
+    if cli == "codex":
+        return (
+            f"# ~/.codex/config.toml (top level, above any [table])\n{codex_notify(argv)}\n\n"
+            f"# ~/.codex/hooks.json (optional: needs [features] hooks = true, then trust them in /hooks)\n"
+            f"{_json({'hooks': codex_hooks(run)})}"
+        )
+    if cli == "gemini":
+        return _json({"hooks": gemini_hooks(run)})
+    if cli == "cursor":
+        return _json({"version": 1, "hooks": {event: [group] for event, group in cursor_hooks(run).items()}})
+    if cli == "copilot":
+        return _json(copilot_file(run))
+    if cli == "opencode":
+        return opencode_plugin(argv)
+    if cli == "aider":
+        return "\n".join(line.replace(f"  {AIDER_TAG}", "") for line in aider_lines(run)) + "\n"
+    raise ValueError(f"unknown CLI {cli!r}")
+
+
+# -- merging into JSON settings ---------------------------------------------------------------------
+def _json(value: Any, indent: int | str = 2) -> str:
+    return json.dumps(value, indent=indent, ensure_ascii=False) + "\n"
+
+
+def _indent(text: str | None) -> int | str:
+    """The indentation the file already uses, so a merge doesn't reformat it."""
+    for line in (text or "").splitlines()[1:]:
+        stripped = line.lstrip(" \t")
+        if stripped and stripped != line:
+            lead = line[: len(line) - len(stripped)]
+            return "\t" if lead.startswith("\t") else len(lead)
+    return 2
+
+
+def _ours(entry: object) -> bool:
+    return isinstance(entry, dict) and any(isinstance(v, str) and MARKER in v for v in entry.values())
+
+
+def _load_json(path: Path, text: str | None) -> dict[str, Any]:
+    if text is None or not text.strip():
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise InstallError(
+            f"{path} is not valid JSON ({exc}); fix it or move it away, nothing was changed"
+        ) from None
+    if not isinstance(value, dict):
+        raise InstallError(f"{path} is not a JSON object; nothing was changed")
+    hooks_value = value.get("hooks", {})
+    if not isinstance(hooks_value, dict) or any(not isinstance(v, list) for v in hooks_value.values()):
+        raise InstallError(f'{path}: "hooks" is not an object of lists; nothing was changed')
+    return value
+
+
+def _strip(groups_by_event: dict[str, list[Any]]) -> dict[str, list[Any]]:
+    """The hooks without ours: our handlers leave their groups, groups and events we emptied go."""
+    out: dict[str, list[Any]] = {}
+    for event, groups in groups_by_event.items():
+        kept, removed = [], False
+        for group in groups:
+            if isinstance(group, dict) and isinstance(group.get("hooks"), list):
+                handlers = [handler for handler in group["hooks"] if not _ours(handler)]
+                if len(handlers) != len(group["hooks"]):
+                    removed = True
+                    if not handlers:
+                        continue
+                    group = {**group, "hooks": handlers}
+            elif _ours(group):  # Cursor's flat entries
+                removed = True
+                continue
+            kept.append(group)
+        if kept or not removed:
+            out[event] = kept
+    return out
+
+
+def _merged(path: Path, text: str | None, ours: dict[str, Group], uninstall: bool, **top: Any) -> str:
+    settings = _load_json(path, text)
+    groups = _strip(settings.get("hooks", {}))
+    if not uninstall:
+        for event, group in ours.items():
+            groups.setdefault(event, []).append(group)
+        settings = {**top, **settings}  # e.g. Cursor's "version": 1 when the file had none
+    if groups:
+        settings["hooks"] = groups
+    else:
+        settings.pop("hooks", None)
+    return _json(settings, _indent(text))
+
+
+# -- Codex config.toml: only the top-level `notify = [...]`, checked with tomllib ----------------------
+def _toml(path: Path, text: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise InstallError(
+            f"{path} is not valid TOML ({exc}); fix it or move it away, nothing was changed"
+        ) from None
+
+
+def _notify_span(lines: list[str], value: object) -> tuple[int, int] | None:
+    """Where the top-level `notify = …` sits: the first lines that parse, alone, to exactly it."""
+    for start, line in enumerate(lines):
+        if re.match(r"\s*\[", line):
+            return None  # tables begin: no top-level key after this
+        if not re.match(r"\s*notify\s*=", line):
+            continue
+        for end in range(start + 1, len(lines) + 1):
+            try:
+                if tomllib.loads("".join(lines[start:end])) == {"notify": value}:
+                    return start, end
+            except tomllib.TOMLDecodeError:
+                continue
+    return None
+
+
+def _codex_config(path: Path, text: str | None, argv: list[str], uninstall: bool, force: bool) -> str:
+    text = text or ""
+    document = _toml(path, text)
+    current = document.get("notify")
+    lines = text.splitlines(keepends=True)
+    if lines and not lines[-1].endswith("\n"):
+        lines[-1] += "\n"
+    span = _notify_span(lines, current) if current is not None else None
+    if current is not None and span is None:
+        raise InstallError(f"{path}: cannot find where notify is set; edit it by hand (see docs/hooks.md)")
+    ours = isinstance(current, list) and any(isinstance(word, str) and MARKER in word for word in current)
+    expected = {key: value for key, value in document.items() if key != "notify"}
+    if uninstall:
+        if not ours or span is None:
+            return text
+        start, end = span
+        above = start
+        while above > 0 and lines[above - 1].startswith(PREVIOUS):
+            above -= 1
+        restored = [line[len(PREVIOUS) :] for line in lines[above:start]]
+        lines[above:end] = restored
+        if restored:
+            expected["notify"] = _toml(path, "".join(restored))["notify"]
+    else:
+        line = codex_notify(argv) + "\n"
+        expected["notify"] = argv
+        if span is None:
+            at = 0  # after the leading comments: still above every key and [table]
+            while at < len(lines) and (not lines[at].strip() or lines[at].lstrip().startswith("#")):
+                at += 1
+            lines.insert(at, line)
+        elif ours:
+            lines[span[0] : span[1]] = [line]
+        elif not force:
+            shown = "".join(lines[span[0] : span[1]]).strip()
+            raise InstallError(
+                f"{path} already has `{shown}` (not ours); nothing was changed. Pass --force to replace it "
+                "(it is kept as a comment and put back by --uninstall), or use the hooks.json entries only."
+            )
+        else:
+            lines[span[0] : span[1]] = [PREVIOUS + old for old in lines[span[0] : span[1]]] + [line]
+    result = "".join(lines)
+    if _toml(path, result) != expected:
+        raise InstallError(f"{path}: editing notify safely failed; nothing was changed (edit it by hand)")
+    return result
+
+
+# -- Aider .aider.conf.yml: only two top-level keys, line by line ---------------------------------------
+_YAML_KEY = re.compile(r"^([A-Za-z0-9_.-]+)\s*:(?:\s+(.*))?$")
+
+
+def _aider_config(path: Path, text: str | None, command: str, uninstall: bool, force: bool) -> str:
+    lines = (text or "").splitlines()
+    keys: dict[str, list[int]] = {}
+    for number, line in enumerate(lines):
+        if line.startswith("\t"):
+            raise InstallError(f"{path}:{number + 1}: tab indentation is not YAML; nothing was changed")
+        if not line.strip() or line[0] in " #" or line.strip() in ("---", "..."):
+            continue
+        found = _YAML_KEY.match(line.split(" #", 1)[0].rstrip())
+        if not found:
+            raise InstallError(
+                f"{path}:{number + 1}: not a `key: value` line of a YAML mapping; nothing was changed"
+            )
+        keys.setdefault(found.group(1), []).append(number)
+    for key in ("notifications", "notifications-command"):
+        if len(keys.get(key, [])) > 1:
+            raise InstallError(f"{path}: `{key}` is set twice; nothing was changed")
+    ours = dict(zip(("notifications", "notifications-command"), aider_lines(command), strict=True))
+    out: list[str] = []
+    for line in lines:
+        if line.endswith(AIDER_TAG) or MARKER in line:
+            continue  # ours: dropped, and written anew below on install
+        if uninstall and line.startswith(PREVIOUS):
+            out.append(line[len(PREVIOUS) :])
+            continue
+        key = line.split(":", 1)[0] if line[:1] not in " #" else ""
+        if not uninstall and key == "notifications-command":
+            if not force:
+                raise InstallError(
+                    f"{path} already has `{line.strip()}` (not ours); nothing was changed. Pass --force to "
+                    "replace it (kept as a comment and put back by --uninstall)."
+                )
+            out.append(PREVIOUS + line)
+            continue
+        if not uninstall and key == "notifications":
+            value = line.split(":", 1)[1].split(" #", 1)[0].strip().lower()
+            if value in ("true", "yes", "on"):
+                ours.pop("notifications")  # already on: leave theirs
+            else:
+                out.append(PREVIOUS + line)
+                continue
+        out.append(line)
+    if not uninstall:
+        out.extend(ours.values())
+    return "\n".join(out) + "\n" if out else ""
+
+
+# -- planning and writing -----------------------------------------------------------------------------
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InstallError(f"cannot read {path} ({exc}); nothing was changed") from None
+
+
+def _own_file(path: Path, text: str | None, content: str, uninstall: bool, force: bool) -> str | None:
+    """A file that is ours alone (Copilot's hooks file, the opencode plugin)."""
+    mine = text is None or MARKER in text
+    if uninstall:
+        return None if text is not None and mine else text
+    if not mine and not force:
+        raise InstallError(f"{path} exists and is not ours; nothing was changed (pass --force to replace it)")
+    return content
+
+
+def plan(cli: str, *, project: bool = False, uninstall: bool = False, force: bool = False) -> list[Change]:
+    """Every file change `install cli` makes; raises InstallError before anything is written."""
+    argv = [*launcher(), cli]
+    command = shlex.join(argv)
+    changes: list[Change] = []
+    for path in settings_paths(cli, project):
+        before = _read(path)
+        after: str | None
+        if cli == "claude":
+            after = _merged(path, before, claude_hooks(command), uninstall)
+        elif cli == "codex" and path.suffix == ".toml":
+            after = _codex_config(path, before, argv, uninstall, force)
+        elif cli == "codex":
+            after = _merged(path, before, codex_hooks(command), uninstall)
+        elif cli == "gemini":
+            after = _merged(path, before, gemini_hooks(command), uninstall)
+        elif cli == "cursor":
+            after = _merged(path, before, cursor_hooks(command), uninstall, version=1)
+        elif cli == "copilot":
+            if before is not None:
+                _load_json(path, before)
+            after = _own_file(path, before, _json(copilot_file(command)), uninstall, force)
+        elif cli == "opencode":
+            after = _own_file(path, before, opencode_plugin(argv), uninstall, force)
+        else:
+            after = _aider_config(path, before, command, uninstall, force)
+        if uninstall and (before is None or (after != before and _empty(after))):
+            after = None  # nothing of theirs is left: the file goes (its backup stays)
+        changes.append(Change(path, before, after))
+    return changes
+
+
+def _empty(text: str | None) -> bool:
+    """Nothing left but what an install creates: whitespace, `{}`, or Cursor's bare version."""
+    if text is None or not text.strip():
+        return True
+    try:
+        return json.loads(text) in ({}, {"version": 1})
+    except ValueError:
+        return False
+
+
+def _backup(path: Path) -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    target = path.with_name(f"{path.name}.bak-{stamp}")
+    number = 1
+    while target.exists():
+        target = path.with_name(f"{path.name}.bak-{stamp}-{number}")
+        number += 1
+    target.write_bytes(path.read_bytes())
+    os.chmod(target, path.stat().st_mode & 0o777)
+    return target
+
+
+def _write(path: Path, text: str, mode: int = 0o644) -> None:
+    """Atomically, keeping an existing file's mode."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists():
+        mode = path.stat().st_mode & 0o777
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as file:
+            file.write(text)
+        os.chmod(temporary, mode)
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise
+
+
+def apply(changes: list[Change], out: Callable[[str], None]) -> None:
+    for change in changes:
+        if change.after == change.before:
+            out(f"unchanged: {change.path}")
+            continue
+        backup = _backup(change.path) if change.before is not None else None
+        if change.after is None:
+            change.path.unlink()
+            out(f"removed: {change.path}" + (f" (backup: {backup})" if backup else ""))
+        else:
+            _write(change.path, change.after)
+            out(
+                f"{'updated' if change.before is not None else 'created'}: {change.path}"
+                + (f" (backup: {backup})" if backup else "")
+            )
+
+
+def diff(changes: list[Change]) -> str:
+    parts: list[str] = []
+    for change in changes:
+        if change.after == change.before:
+            continue
+        parts.extend(
+            difflib.unified_diff(
+                (change.before or "").splitlines(keepends=True),
+                (change.after or "").splitlines(keepends=True),
+                fromfile=str(change.path) if change.before is not None else "/dev/null",
+                tofile=str(change.path) if change.after is not None else "/dev/null",
+            )
+        )
+    return "".join(parts)
+
+
+def install_hook_files(out: Callable[[str], None]) -> None:
+    """hook.py (readable copy of live2d_notify/hooks.py) and hook.pyc (what the entries run), 0700 dir."""
+    directory = config_dir()
+    directory.mkdir(parents=True, exist_ok=True)
+    os.chmod(directory, 0o700)
+    source = Path(hooks.__file__).read_text(encoding="utf-8")
+    script, compiled = directory / "hook.py", directory / "hook.pyc"
+    if _read(script) == source and compiled.is_file() and compiled.read_bytes()[:4] == MAGIC_NUMBER:
+        return  # up to date, and compiled by this Python version
+    _write(script, source, 0o600)
+    py_compile.compile(str(script), cfile=str(compiled), doraise=True)
+    out(f"hook: {compiled} (from {script})")
+
+
+def write_config(url: str | None, token: str | None, detail: bool | None) -> Path:
+    """Merge url / token / detail into the hook's config file: mode 0600 in a 0700 directory."""
+    path = Path(hooks.config_path())
+    text = _read(path)
+    try:
+        stored = json.loads(text) if text and text.strip() else {}
+    except ValueError:
+        raise InstallError(f"{path} is not valid JSON; fix it or remove it, nothing was changed") from None
+    if not isinstance(stored, dict):
+        raise InstallError(f"{path} is not a JSON object; nothing was changed")
+    if url is not None:
+        if hooks.split_url(url) is None:
+            raise InstallError(f"--url {url!r} is not an http:// or https:// URL")
+        stored["url"] = url.strip().rstrip("/")
+    if token is not None:
+        if not (token.isascii() and token.isprintable() and token.strip() == token and " " not in token):
+            raise InstallError("--token must be printable ASCII without spaces")
+        stored["token"] = token
+    if detail is not None:
+        stored["detail"] = detail
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.chmod(path.parent, 0o700)
+    _write(path, _json(stored), 0o600)
+    os.chmod(path, 0o600)
+    return path
+
+
+NEXT_STEPS = {
+    "claude": "Start a new Claude Code session (/hooks lists them); they are async: Claude never waits.",
+    "codex": (
+        "notify reports every finished turn. For start, working and permission states also enable\n"
+        "hooks: add\n  [features]\n  hooks = true\nto {0}, then run /hooks in Codex and trust the\n"
+        "live2d-notify entries (Codex skips untrusted hooks silently)."
+    ),
+    "gemini": (
+        "Restart Gemini CLI (/hooks panel lists them). Hooks are on by default; if they do not fire, set\n"
+        '"hooksConfig": {{"enabled": true}} (older versions: "tools": {{"enableHooks": true}}) in {0}.'
+    ),
+    "cursor": "Restart Cursor (Settings → Hooks lists them).",
+    "copilot": "Copilot CLI loads {0} on its next start (project hooks need the folder trusted).",
+    "opencode": "Restart opencode: its plugin forwards session, permission and tool events to the hook.",
+    "aider": "Restart aider: it runs the hook whenever it waits for your input.",
+}
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="live2d-notify install",
+        description="Write the live2d-notify hook into a coding agent's settings (merged, backed up).",
+    )
+    parser.add_argument("cli", choices=CLIS)
+    parser.add_argument(
+        "--project", action="store_true", help="this directory's settings, not your user settings"
+    )
+    parser.add_argument("--uninstall", action="store_true", help="remove exactly the entries install added")
+    parser.add_argument("--dry-run", action="store_true", help="print the change as a diff, write nothing")
+    parser.add_argument(
+        "--force", action="store_true", help="replace a notify / notifications-command not ours"
+    )
+    parser.add_argument("--url", help=f"server URL for the hook's config file (or ${hooks.ENV_URL})")
+    parser.add_argument(
+        "--token", help=f"hook token (l2n_hook_…) for the config file (or ${hooks.ENV_TOKEN})"
+    )
+    parser.add_argument(
+        "--detail",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="opt in to file base names / program names in titles",
+    )
+    return parser
+
+
+def main(argv: list[str]) -> int:
+    """`live2d-notify install <cli> [--project] [--uninstall] [--dry-run] [--force] [--url] [--token]`."""
+    args = _parser().parse_args(argv)
+    out = print
+    try:
+        changes = plan(args.cli, project=args.project, uninstall=args.uninstall, force=args.force)
+        url = args.url or os.environ.get(hooks.ENV_URL) or None
+        token = args.token or os.environ.get(hooks.ENV_TOKEN) or None
+        configure = not args.uninstall and (url is not None or token is not None or args.detail is not None)
+        if args.dry_run:
+            out(diff(changes) or "no change")
+            if configure:
+                out(f"would write {hooks.config_path()} (mode 0600; the token is not shown)")
+            if not args.uninstall:
+                out(f"would install the hook as {launcher()[-1]}")
+            return 0
+        if configure:
+            write_config(url, token, args.detail)
+            out(f"config: {hooks.config_path()} (mode 0600)")
+        if not args.uninstall:
+            install_hook_files(out)
+        apply(changes, out)
+    except InstallError as exc:
+        print(f"live2d-notify install: error: {exc}", file=sys.stderr)
+        return 1
+    if not args.uninstall:
+        out("next: " + NEXT_STEPS[args.cli].format(*(str(c.path) for c in changes)))
+        stored_url, stored_token, _ = hooks.read_settings()
+        if not (stored_url and stored_token):
+            out(
+                f"note: no server configured yet: run again with --url URL --token TOKEN (kept in "
+                f"{hooks.config_path()}, mode 0600) or set {hooks.ENV_URL} and {hooks.ENV_TOKEN}."
+            )
+    return 0
