@@ -20,6 +20,7 @@ from live2d_notify.errors import ApiError, from_bad_token, from_invalid_event
 from live2d_notify.brokers import BrokerUnavailable
 from live2d_notify.events import Event, InvalidEvent, clean, control_frame, iso, validate
 from live2d_notify.hub import TooManyStreams
+from live2d_notify.openapi import openapi_document
 from live2d_notify.services import Services, services
 from live2d_notify.store import AuditRow
 from live2d_notify.tokens import BadToken, Claims, Kind, new_id, now_us
@@ -392,7 +393,12 @@ async def hook_script(request: Request) -> Response:
     return PlainTextResponse(Path(hooks.__file__).read_text(encoding="utf-8"), media_type="text/x-python")
 
 
+async def openapi(request: Request) -> Response:
+    return JSONResponse(openapi_document())
+
+
 routes = [
+    Route("/openapi.json", openapi, methods=["GET"]),
     Route("/api/users", create_user, methods=["POST"]),
     Route("/api/session/refresh", refresh_session, methods=["POST"]),
     Route("/api/tokens", create_token, methods=["POST"]),
