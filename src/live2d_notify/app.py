@@ -30,7 +30,8 @@ from live2d_notify.errors import (
 )
 from live2d_notify.events import Deduper
 from live2d_notify.hub import Hub
-from live2d_notify.logs import setup_logging
+from live2d_notify.ingest import PublishFastPath
+from live2d_notify.logs import setup_logging, stderr_sink
 from live2d_notify.metrics import Metrics
 from live2d_notify.middleware import RequestLog
 from live2d_notify.ratelimit import RateLimiter
@@ -111,6 +112,12 @@ async def _build_on(settings: Settings, store: Store) -> Services:
     )
 
 
+async def _drain_logs() -> None:
+    while True:
+        await asyncio.sleep(0.1)
+        stderr_sink.drain()
+
+
 async def _housekeeping(svc: Services) -> None:
     """Reclaim idle users' memory and purge revocations of tokens that have expired anyway."""
     while True:
@@ -130,7 +137,7 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
     app.state.services = svc
     if svc.audit is not None:
         svc.audit.start()
-    task = asyncio.create_task(_housekeeping(svc))
+    tasks = [asyncio.create_task(_housekeeping(svc)), asyncio.create_task(_drain_logs())]
     logger.info(
         "live2d-notify ready db={} broker={} audit={}",
         settings.db, "redis" if settings.redis_url else "memory", settings.audit,
@@ -139,14 +146,16 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
     finally:
         svc.hub.close_all()
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        for task in tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         if svc.audit is not None:
             await svc.audit.stop()
         await svc.broker.stop()
         await svc.store.close()
         logger.info("live2d-notify stopped")
+        stderr_sink.drain()
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -164,6 +173,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 max_age=600,
             )
         )
+    middleware.append(Middleware(PublishFastPath))  # innermost: after CORS and the request log
     app = Starlette(
         routes=routes,
         middleware=middleware,

@@ -156,7 +156,7 @@ def _label(value: object) -> str:
 
 
 # -- opt-in detail: a file's base name or a command's program name, never arguments -----------------
-_SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._+-@")
+_SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._+-")
 
 
 def _program(command: object) -> str | None:
@@ -680,12 +680,12 @@ def loads(text: str) -> object:
 
         try:
             return json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):
             return None
     text = text.strip(" \t\n\r")
     try:
         value, end = make_scanner(_ScanContext())(text, 0)  # type: ignore[arg-type]
-    except (StopIteration, ValueError):
+    except (StopIteration, ValueError, RecursionError):
         return None
     return value if end == len(text) else None
 

@@ -51,7 +51,6 @@ class Change:
     path: Path
     before: str | None
     after: str | None
-    private: bool = False  # the 0600 config: never printed
 
 
 # -- where things live ------------------------------------------------------------------------------
@@ -75,12 +74,9 @@ def _home(variable: str, default: str) -> Path:
 def settings_paths(cli: str, project: bool) -> list[Path]:
     """The files `install <cli>` edits, user level or (--project) in the current directory."""
     cwd = Path.cwd()
-    if cli == "claude":
-        return [
-            cwd / ".claude" / "settings.local.json"
-            if project
-            else _home("CLAUDE_CONFIG_DIR", ".claude") / "settings.json"
-        ]
+    if cli == "claude":  # project level: settings.local.json, as the command holds paths of this machine
+        local = cwd / ".claude" / "settings.local.json"
+        return [local if project else _home("CLAUDE_CONFIG_DIR", ".claude") / "settings.json"]
     if cli == "codex":
         base = cwd / ".codex" if project else _home("CODEX_HOME", ".codex")
         return [base / "config.toml", base / "hooks.json"]
@@ -101,52 +97,48 @@ def settings_paths(cli: str, project: bool) -> list[Path]:
 
 
 # -- what we write, per CLI (also the copy-paste snippets of the page) ----------------------------------
-def _command_hook(command: str, **fields: Any) -> Group:
-    return {"type": "command", "command": command, **fields}
+# Events we subscribe to, per CLI (names as each CLI spells them); matchers: tool events match every tool.
+CLAUDE_EVENTS = (
+    "SessionStart UserPromptSubmit PreToolUse PermissionRequest PermissionDenied PostToolUse "
+    "PostToolUseFailure Notification Stop StopFailure SubagentStart SubagentStop PreCompact PostCompact "
+    "SessionEnd"
+)
+CODEX_EVENTS = (  # no Stop: notify already says "Done" (and works untrusted)
+    "SessionStart UserPromptSubmit PreToolUse PermissionRequest PostToolUse StopFailure Interrupt "
+    "SubagentStart SubagentStop PreCompact PostCompact SessionEnd"
+)
+GEMINI_EVENTS = "SessionStart BeforeAgent BeforeTool AfterTool Notification AfterAgent PreCompress SessionEnd"
+CURSOR_EVENTS = (
+    "sessionStart beforeSubmitPrompt beforeShellExecution afterShellExecution beforeMCPExecution "
+    "afterMCPExecution afterFileEdit postToolUseFailure subagentStart subagentStop preCompact stop sessionEnd"
+)
+COPILOT_EVENTS = (
+    "sessionStart userPromptSubmitted preToolUse permissionRequest postToolUse postToolUseFailure agentStop "
+    "subagentStart subagentStop errorOccurred notification preCompact sessionEnd"
+)
+TOOL_EVENTS = (
+    "PreToolUse PostToolUse PostToolUseFailure PermissionRequest PermissionDenied BeforeTool AfterTool"
+)
+EVERY_TOOL = dict.fromkeys(TOOL_EVENTS.split(), "*")
+
+
+def _groups(events: str, handler: Group, matchers: dict[str, str]) -> dict[str, Group]:
+    return {
+        event: ({"matcher": matchers[event]} if event in matchers else {}) | {"hooks": [handler]}
+        for event in events.split()
+    }
 
 
 def claude_hooks(command: str) -> dict[str, Group]:
     """`async: true`: Claude Code never waits for these."""
-    handler = _command_hook(command, timeout=5, **{"async": True})
-    tools = {"matcher": "*", "hooks": [handler]}
-    plain = {"hooks": [handler]}
-    return {
-        "SessionStart": plain,
-        "UserPromptSubmit": plain,
-        "PreToolUse": tools,
-        "PermissionRequest": tools,
-        "PermissionDenied": tools,
-        "PostToolUse": tools,
-        "PostToolUseFailure": tools,
-        "Notification": {"matcher": "permission_prompt|idle_prompt|elicitation_dialog", "hooks": [handler]},
-        "Stop": plain,
-        "StopFailure": plain,
-        "SubagentStart": plain,
-        "SubagentStop": plain,
-        "PreCompact": plain,
-        "PostCompact": plain,
-        "SessionEnd": plain,
-    }
+    handler = {"type": "command", "command": command, "timeout": 5, "async": True}
+    notifications = {"Notification": "permission_prompt|idle_prompt|elicitation_dialog"}
+    return _groups(CLAUDE_EVENTS, handler, EVERY_TOOL | notifications)
 
 
 def codex_hooks(command: str) -> dict[str, Group]:
-    """No Stop (notify already says "Done") and no `async` (Codex skips async hooks)."""
-    handler = _command_hook(command, timeout=5)
-    tools = {"matcher": "*", "hooks": [handler]}
-    plain = {"hooks": [handler]}
-    events = ("SessionStart", "UserPromptSubmit", "PreToolUse", "PermissionRequest", "PostToolUse")
-    rest = (
-        "StopFailure",
-        "Interrupt",
-        "SubagentStart",
-        "SubagentStop",
-        "PreCompact",
-        "PostCompact",
-        "SessionEnd",
-    )
-    return {event: tools if "Tool" in event or "Permission" in event else plain for event in events} | {
-        event: plain for event in rest
-    }
+    """No `async`: Codex skips async hooks."""
+    return _groups(CODEX_EVENTS, {"type": "command", "command": command, "timeout": 5}, EVERY_TOOL)
 
 
 def codex_notify(argv: list[str]) -> str:
@@ -156,69 +148,21 @@ def codex_notify(argv: list[str]) -> str:
 
 def gemini_hooks(command: str) -> dict[str, Group]:
     """Gemini waits for its hooks (no async flag) and counts `timeout` in milliseconds."""
-    handler = _command_hook(command, timeout=3000, name="live2d-notify")
-    groups: dict[str, Group] = {}
-    for event in (
-        "SessionStart",
-        "BeforeAgent",
-        "BeforeTool",
-        "AfterTool",
-        "AfterAgent",
-        "PreCompress",
-        "SessionEnd",
-    ):
-        groups[event] = {"matcher": "*", "hooks": [handler]} if "Tool" in event else {"hooks": [handler]}
-    groups["Notification"] = {"matcher": "ToolPermission", "hooks": [handler]}
-    return groups
-
-
-CURSOR_EVENTS = (
-    "sessionStart",
-    "beforeSubmitPrompt",
-    "beforeShellExecution",
-    "afterShellExecution",
-    "beforeMCPExecution",
-    "afterMCPExecution",
-    "afterFileEdit",
-    "postToolUseFailure",
-    "subagentStart",
-    "subagentStop",
-    "preCompact",
-    "stop",
-    "sessionEnd",
-)
+    handler = {"type": "command", "command": command, "timeout": 3000, "name": "live2d-notify"}
+    return _groups(GEMINI_EVENTS, handler, EVERY_TOOL | {"Notification": "ToolPermission"})
 
 
 def cursor_hooks(command: str) -> dict[str, Group]:
-    return {event: {"command": command} for event in CURSOR_EVENTS}
-
-
-COPILOT_EVENTS = (
-    "sessionStart",
-    "userPromptSubmitted",
-    "preToolUse",
-    "permissionRequest",
-    "postToolUse",
-    "postToolUseFailure",
-    "agentStop",
-    "subagentStart",
-    "subagentStop",
-    "errorOccurred",
-    "notification",
-    "preCompact",
-    "sessionEnd",
-)
+    return {event: {"command": command} for event in CURSOR_EVENTS.split()}
 
 
 def copilot_file(command: str) -> dict[str, Any]:
     """camelCase payloads don't name their event, so each entry passes it as an argument."""
-    return {
-        "version": 1,
-        "hooks": {
-            event: [{"type": "command", "bash": f"{command} {event}", "timeoutSec": 5}]
-            for event in COPILOT_EVENTS
-        },
+    entries = {
+        event: [{"type": "command", "bash": f"{command} {event}", "timeoutSec": 5}]
+        for event in COPILOT_EVENTS.split()
     }
+    return {"version": 1, "hooks": entries}
 
 
 OPENCODE_PLUGIN = """\
@@ -285,17 +229,17 @@ def snippet(cli: str, command: str) -> str:
     run = f"{command} {cli}"
     argv = [*shlex.split(command), cli]
     if cli == "claude":
-        return _json({"hooks": claude_hooks(run)})
+        return _json({"hooks": _listed(claude_hooks(run))})
     if cli == "codex":
         return (
             f"# ~/.codex/config.toml (top level, above any [table])\n{codex_notify(argv)}\n\n"
             f"# ~/.codex/hooks.json (optional: needs [features] hooks = true, then trust them in /hooks)\n"
-            f"{_json({'hooks': codex_hooks(run)})}"
+            f"{_json({'hooks': _listed(codex_hooks(run))})}"
         )
     if cli == "gemini":
-        return _json({"hooks": gemini_hooks(run)})
+        return _json({"hooks": _listed(gemini_hooks(run))})
     if cli == "cursor":
-        return _json({"version": 1, "hooks": {event: [group] for event, group in cursor_hooks(run).items()}})
+        return _json({"version": 1, "hooks": _listed(cursor_hooks(run))})
     if cli == "copilot":
         return _json(copilot_file(run))
     if cli == "opencode":
@@ -303,6 +247,10 @@ def snippet(cli: str, command: str) -> str:
     if cli == "aider":
         return "\n".join(line.replace(f"  {AIDER_TAG}", "") for line in aider_lines(run)) + "\n"
     raise ValueError(f"unknown CLI {cli!r}")
+
+
+def _listed(groups: dict[str, Group]) -> dict[str, list[Group]]:
+    return {event: [group] for event, group in groups.items()}
 
 
 # -- merging into JSON settings ---------------------------------------------------------------------
@@ -638,6 +586,13 @@ def install_hook_files(out: Callable[[str], None]) -> None:
     out(f"hook: {compiled} (from {script})")
 
 
+def check_server(url: str | None, token: str | None) -> None:
+    if url is not None and hooks.split_url(url) is None:
+        raise InstallError(f"--url {url!r} is not an http:// or https:// URL")
+    if token is not None and not (token.isascii() and token.isprintable() and token and " " not in token):
+        raise InstallError("--token must be printable ASCII without spaces")
+
+
 def write_config(url: str | None, token: str | None, detail: bool | None) -> Path:
     """Merge url / token / detail into the hook's config file: mode 0600 in a 0700 directory."""
     path = Path(hooks.config_path())
@@ -648,13 +603,10 @@ def write_config(url: str | None, token: str | None, detail: bool | None) -> Pat
         raise InstallError(f"{path} is not valid JSON; fix it or remove it, nothing was changed") from None
     if not isinstance(stored, dict):
         raise InstallError(f"{path} is not a JSON object; nothing was changed")
+    check_server(url, token)
     if url is not None:
-        if hooks.split_url(url) is None:
-            raise InstallError(f"--url {url!r} is not an http:// or https:// URL")
         stored["url"] = url.strip().rstrip("/")
     if token is not None:
-        if not (token.isascii() and token.isprintable() and token.strip() == token and " " not in token):
-            raise InstallError("--token must be printable ASCII without spaces")
         stored["token"] = token
     if detail is not None:
         stored["detail"] = detail
@@ -697,6 +649,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--force", action="store_true", help="replace a notify / notifications-command not ours"
     )
+    parser.add_argument(
+        "--snippet", action="store_true", help="print the block to paste by hand, write nothing"
+    )
     parser.add_argument("--url", help=f"server URL for the hook's config file (or ${hooks.ENV_URL})")
     parser.add_argument(
         "--token", help=f"hook token (l2n_hook_…) for the config file (or ${hooks.ENV_TOKEN})"
@@ -711,14 +666,18 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str]) -> int:
-    """`live2d-notify install <cli> [--project] [--uninstall] [--dry-run] [--force] [--url] [--token]`."""
+    """`live2d-notify install <cli> [--project] [--uninstall] [--dry-run] [--snippet] [--force] [--url …]`."""
     args = _parser().parse_args(argv)
     out = print
     try:
+        if args.snippet:
+            out(snippet(args.cli, shlex.join(launcher())).rstrip("\n"))
+            return 0
         changes = plan(args.cli, project=args.project, uninstall=args.uninstall, force=args.force)
         url = args.url or os.environ.get(hooks.ENV_URL) or None
         token = args.token or os.environ.get(hooks.ENV_TOKEN) or None
         configure = not args.uninstall and (url is not None or token is not None or args.detail is not None)
+        check_server(url, token)
         if args.dry_run:
             out(diff(changes) or "no change")
             if configure:

@@ -6,6 +6,7 @@ Redaction here is the safety net, not the plan.
 
 from __future__ import annotations
 
+import atexit
 import json
 import re
 import sys
@@ -43,7 +44,39 @@ def _json_sink(message: Any) -> None:
     }
     if record["exception"] is not None:
         line["exception"] = redact("".join(__import__("traceback").format_exception(*record["exception"])))
-    sys.stderr.write(json.dumps(line, default=str) + "\n")
+    stderr_sink.write(json.dumps(line, default=str) + "\n")
+
+
+class BufferedStderr:
+    """A sink that batches writes to stderr: one system call per batch, not per line.
+
+    loguru flushes a stream after every message; at thousands of requests a second that write is
+    a tenth of the request's cost. `drain()` runs every 100 ms (lifespan task), at shutdown and at exit.
+    """
+
+    def __init__(self, limit: int = 64 * 1024) -> None:
+        self._parts: list[str] = []
+        self._size = 0
+        self._limit = limit
+
+    def write(self, message: str) -> None:
+        self._parts.append(message)
+        self._size += len(message)
+        if self._size >= self._limit:
+            self.drain()
+
+    def drain(self) -> None:
+        if self._parts:
+            text, self._parts, self._size = "".join(self._parts), [], 0
+            try:
+                sys.stderr.write(text)
+                sys.stderr.flush()
+            except (OSError, ValueError):
+                pass
+
+
+stderr_sink = BufferedStderr()
+atexit.register(stderr_sink.drain)
 
 
 def setup_logging(fmt: str = "text", level: str = "INFO") -> None:
@@ -53,7 +86,7 @@ def setup_logging(fmt: str = "text", level: str = "INFO") -> None:
         logger.add(_json_sink, level=level, backtrace=False, diagnose=False)
     else:
         logger.add(
-            sys.stderr,
+            stderr_sink,
             level=level,
             backtrace=False,
             diagnose=False,  # diagnose would print local variables: tokens, payloads

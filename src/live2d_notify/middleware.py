@@ -7,7 +7,7 @@ through the broker, so one event can be followed from its POST to its delivery o
 
 from __future__ import annotations
 
-import secrets
+import random
 import time
 
 from loguru import logger
@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from live2d_notify.logs import request_id, trace_id
 
 _HEX = frozenset("0123456789abcdef")
+_ids = random.Random()  # ids need to be unique, not secret: no system call per request
 
 
 def parse_traceparent(value: str) -> str | None:
@@ -43,9 +44,9 @@ class RequestLog:
                 rid = value.decode("latin-1")[:64]
             elif name == b"traceparent":
                 trace = parse_traceparent(value.decode("latin-1"))
-        trace_token = trace_id.set(trace or secrets.token_hex(16))
+        trace_token = trace_id.set(trace or f"{_ids.getrandbits(128):032x}")
         if not rid or not rid.replace("-", "").isalnum():
-            rid = secrets.token_hex(8)
+            rid = f"{_ids.getrandbits(64):016x}"
         token = request_id.set(rid)
         start = time.perf_counter()
         status = 0

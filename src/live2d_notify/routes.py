@@ -16,17 +16,14 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from live2d_notify import hooks
-from live2d_notify.errors import ApiError, from_bad_token, from_invalid_event
-from live2d_notify.brokers import BrokerUnavailable
-from live2d_notify.events import Event, InvalidEvent, clean, control_frame, iso, validate
+from live2d_notify.errors import ApiError
+from live2d_notify.events import clean, control_frame, iso
 from live2d_notify.hub import TooManyStreams
+from live2d_notify.ingest import bearer_token, handle_publish, parse_json, read_body, verify
 from live2d_notify.openapi import openapi_document
 from live2d_notify.services import Services, services
-from live2d_notify.store import AuditRow
-from live2d_notify.tokens import BadToken, Claims, Kind, new_id, now_us
+from live2d_notify.tokens import Claims, Kind, new_id, now_us
 
-EVENT_BODY_LIMIT = 8 * 1024
-HOOK_BODY_LIMIT = 1024 * 1024
 MANAGE_BODY_LIMIT = 8 * 1024
 LABEL_LIMIT = 64
 RETRY_MS = 3000
@@ -34,59 +31,15 @@ RETRY_MS = 3000
 
 # -- request helpers -------------------------------------------------------------------------
 def authenticate(svc: Services, request: Request, allowed: frozenset[Kind]) -> Claims:
-    header = request.headers.get("authorization")
-    if not header:
-        raise ApiError(401, "token_missing", "Send the token as 'Authorization: Bearer <token>'.",
-                       headers={"WWW-Authenticate": "Bearer"})
-    scheme, _, token = header.partition(" ")
-    token = token.strip()
-    if scheme.lower() != "bearer" or not token:
-        raise ApiError(401, "token_missing", "Send the token as 'Authorization: Bearer <token>'.",
-                       headers={"WWW-Authenticate": "Bearer"})
-    return _verify(svc, token, allowed)
-
-
-def _verify(svc: Services, token: str, allowed: frozenset[Kind]) -> Claims:
-    try:
-        claims = svc.tokens.verify(token, allowed)
-        svc.revocations.check(claims)
-    except BadToken as exc:
-        raise from_bad_token(exc) from None
-    return claims
+    return verify(svc, bearer_token(request.headers.get("authorization")), allowed)
 
 
 async def read_json(request: Request, limit: int, *, optional: bool = False) -> Any:
-    """Read at most `limit` bytes (with or without Content-Length) and parse a JSON document."""
-    ctype = request.headers.get("content-type")
-    declared = request.headers.get("content-length")
-    if declared is not None:
-        try:
-            if int(declared) > limit:
-                raise _too_large(limit)
-        except ValueError:
-            raise ApiError(400, "bad_request", "Content-Length is not a number.") from None
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise _too_large(limit)
+    """Read at most `limit` bytes and parse them as JSON; an empty optional body is None."""
+    body = await read_body(request.receive, limit, request.headers.get("content-length"))
     if optional and not body:
         return None
-    if ctype is None or not _is_json(ctype):
-        raise ApiError(415, "unsupported_media_type", "Send the body as 'Content-Type: application/json'.")
-    try:
-        return json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError):
-        raise ApiError(400, "bad_json", "The body is not valid JSON (UTF-8).") from None
-
-
-def _is_json(ctype: str) -> bool:
-    media = ctype.split(";", 1)[0].strip().lower()
-    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
-
-
-def _too_large(limit: int) -> ApiError:
-    return ApiError(413, "body_too_large", f"The body is larger than {limit} bytes.")
+    return parse_json(body, request.headers.get("content-type"))
 
 
 def client_ip(svc: Services, request: Request) -> str:
@@ -118,7 +71,6 @@ def _issue_pair(svc: Services, user_id: str) -> dict[str, str]:
 
 
 SESSION_ONLY = frozenset({Kind.SESSION})
-HOOK_ONLY = frozenset({Kind.HOOK})
 STREAM_BEARER = frozenset({Kind.SESSION, Kind.TICKET})
 TICKET_ONLY = frozenset({Kind.TICKET})
 
@@ -204,99 +156,10 @@ async def create_ticket(request: Request) -> Response:
     return JSONResponse({"ticket": ticket, "expires_in": ttl}, 201)
 
 
-# -- publishing ------------------------------------------------------------------------------
-async def _publish_checks(svc: Services, request: Request) -> Claims:
-    claims = authenticate(svc, request, HOOK_ONLY)
-    limited = await svc.limiter.hit(svc.hook_limits, "hook", claims.token_id)
-    if limited:
-        svc.metrics.rate_limited.labels("hook").inc()
-        raise ApiError(429, "rate_limited", "Too many events for this hook token; slow down.",
-                       headers=limited.headers())
-    return claims
-
-
-async def _publish(svc: Services, claims: Claims, fields: dict[str, str | None]) -> Event | None:
-    """Create, dedupe and publish; None when it duplicates a prompt delivered a moment ago."""
-    if fields["type"] == "waiting" and fields.get("session"):
-        key = (claims.user_id, fields["session"] or "", "waiting")
-        if not svc.dedupe.first(key):
-            svc.metrics.events_ignored.labels("duplicate").inc()
-            return None
-    try:
-        event = await svc.broker.publish(claims.user_id, fields)
-    except BrokerUnavailable:
-        raise ApiError(503, "unavailable", "The event broker is unreachable; try again shortly.",
-                       headers={"Retry-After": "1"}) from None
-    svc.metrics.publish_latency.observe(max(0.0, time.time() - event.us / 1_000_000))
-    if svc.audit is not None:
-        svc.audit.record(AuditRow(event.us / 1e6, claims.user_id, claims.token_id, fields["type"],
-                                  fields["source"], "accepted"))
-    logger.debug("event published user={} token_id={} id={} type={} source={}",
-                 claims.user_id, claims.token_id, event.id, fields["type"], fields["source"])
-    return event
-
-
-def _reject(svc: Services, request: Request, exc: ApiError, claims: Claims | None) -> ApiError:
-    svc.metrics.events_rejected.labels(exc.code).inc()
-    if svc.audit is not None:
-        svc.audit.record(AuditRow(time.time(), claims.user_id if claims else None,
-                                  claims.token_id if claims else None, None, None, exc.code))
-    return exc
-
-
-async def post_event(request: Request) -> Response:
-    svc = services(request)
-    claims: Claims | None = None
-    try:
-        claims = await _publish_checks(svc, request)
-        body = await read_json(request, EVENT_BODY_LIMIT)
-        try:
-            fields = validate(body)
-        except InvalidEvent as exc:
-            raise from_invalid_event(exc) from None
-    except ApiError as exc:
-        raise _reject(svc, request, exc, claims) from None
-    event = await _publish(svc, claims, fields)
-    svc.metrics.accepted_api.inc()
-    if event is None:
-        return JSONResponse({"ignored": True}, 202)
-    return JSONResponse({"id": event.id}, 202)
-
-
-async def post_hook(request: Request) -> Response:
-    svc = services(request)
-    source = str(request.path_params["source"])
-    if source not in hooks.SOURCES:
-        raise ApiError(404, "not_found", f"No hook source named {source[:32]!r}.")
-    claims: Claims | None = None
-    try:
-        claims = await _publish_checks(svc, request)
-        payload = await read_json(request, HOOK_BODY_LIMIT)
-        if source == "generic":
-            normalised: dict[str, str | None] | None = payload if isinstance(payload, dict) else None
-            if normalised is None:
-                raise ApiError(422, "invalid_event", "The body must be a JSON object.")
-        else:
-            try:
-                normalised = hooks.normalise(source, payload)
-            except Exception:  # noqa: BLE001 - a payload must never cause a 5xx
-                normalised = None
-        del payload  # the raw payload goes no further than this line
-        if normalised is None:
-            svc.metrics.events_ignored.labels("not_notifiable").inc()
-            return JSONResponse({"ignored": True}, 202)
-        normalised = {**normalised, "source": normalised.get("source") or source}
-        try:
-            fields = validate(normalised)
-        except InvalidEvent as exc:
-            raise from_invalid_event(exc) from None
-    except ApiError as exc:
-        raise _reject(svc, request, exc, claims) from None
-    event = await _publish(svc, claims, fields)
-    svc.metrics.accepted_hook.inc()
-    if event is None:
-        return JSONResponse({"ignored": True}, 202)
-    return JSONResponse({"id": event.id, "type": fields["type"]}, 202)
+# -- publishing (the implementation lives in ingest.py, shared with its fast path) --------------
+async def publish_endpoint(request: Request) -> Response:
+    status, body, headers = await handle_publish(services(request), request.scope, request.receive)
+    return Response(body, status, headers=headers, media_type="application/json")
 
 
 # -- subscribing -----------------------------------------------------------------------------
@@ -304,7 +167,7 @@ async def stream(request: Request) -> Response:
     svc = services(request)
     ticket = request.query_params.get("ticket")
     if ticket:
-        claims = _verify(svc, ticket, TICKET_ONLY)
+        claims = verify(svc, ticket, TICKET_ONLY)
     else:
         claims = authenticate(svc, request, STREAM_BEARER)
     last_id = request.headers.get("last-event-id") or request.query_params.get("last_event_id") or None
@@ -404,8 +267,8 @@ routes = [
     Route("/api/tokens", create_token, methods=["POST"]),
     Route("/api/tokens/{token_id}", delete_token, methods=["DELETE"]),
     Route("/api/users/me/revoke-all", revoke_all, methods=["POST"]),
-    Route("/api/events", post_event, methods=["POST"]),
-    Route("/api/hooks/{source}", post_hook, methods=["POST"]),
+    Route("/api/events", publish_endpoint, methods=["POST"]),
+    Route("/api/hooks/{source}", publish_endpoint, methods=["POST"]),
     Route("/api/stream-tickets", create_ticket, methods=["POST"]),
     Route("/api/stream", stream, methods=["GET"]),
     Route("/healthz", healthz, methods=["GET"]),
