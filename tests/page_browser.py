@@ -92,6 +92,12 @@ def launch(playwright: Playwright, extra_args: list[str] | None = None) -> Brows
 
 def screenshot(page: Page, name: str, full_page: bool = False) -> None:
     """Keep a picture of a page state in screenshots/ (git-ignored) for people to look at."""
+    # Let one-off animations (the bubble popping in, a hop) finish so the picture shows the pose.
+    page.evaluate(
+        """() => Promise.all(document.getAnimations()
+             .filter((a) => a.effect.getComputedTiming().iterations !== Infinity)
+             .map((a) => a.finished.catch(() => null)))"""
+    )
     SCREENSHOTS.mkdir(exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full_page)
 

@@ -91,7 +91,7 @@ def case(key: str) -> Payload:
 
 
 def test_the_same_permission_prompt_arrives_twice_with_one_session_hash() -> None:
-    """PermissionRequest and Notification(permission_prompt): both waiting, same session — the server dedupes."""
+    """PermissionRequest and Notification(permission_prompt): both waiting, one session hash."""
     request = normalised(case("claude/PermissionRequest-Bash"))
     notification = normalised(case("claude/Notification-permission_prompt"))
     assert request and notification
@@ -222,7 +222,9 @@ HOSTILE: list[object] = [
 def test_hostile_payloads_never_raise(source: str, payload: object) -> None:
     for detail in (False, True):
         event = hooks.normalise(source, payload, detail=detail)
-        assert event is None or (tuple(event) == FIELDS and event["type"] in hooks.TYPES) or source == "generic"
+        assert (
+            event is None or (tuple(event) == FIELDS and event["type"] in hooks.TYPES) or source == "generic"
+        )
 
 
 def test_copilot_events_are_inferred_when_the_command_line_gives_none() -> None:
@@ -231,7 +233,9 @@ def test_copilot_events_are_inferred_when_the_command_line_gives_none() -> None:
         if not c.args:
             continue
         inferred = hooks.normalise("copilot", c.payload)
-        if c.args[0] == "permissionRequest":  # same fields as preToolUse: only the command line tells them apart
+        if (
+            c.args[0] == "permissionRequest"
+        ):  # same fields as preToolUse: only the command line tells them apart
             assert inferred and inferred["type"] == "progress"
         else:
             assert inferred == c.expected, c.key
@@ -243,15 +247,28 @@ def test_copilot_vs_code_format_uses_its_pascal_case_names() -> None:
 
 
 def test_generic_passes_only_whitelisted_string_fields() -> None:
-    event = hooks.normalise("generic", {"type": "info", "title": 5, "message": "hi", "cwd": "/home/alice", "x": 1})
-    assert event == {"type": "info", "source": "generic", "tool": None, "title": None, "message": "hi", "session": None}
+    event = hooks.normalise(
+        "generic", {"type": "info", "title": 5, "message": "hi", "cwd": "/home/alice", "x": 1}
+    )
+    assert event == {
+        "type": "info",
+        "source": "generic",
+        "tool": None,
+        "title": None,
+        "message": "hi",
+        "session": None,
+    }
 
 
 def test_title_with_detail_is_cut_to_the_limit() -> None:
     long_name = "a" * 200 + ".py"
     event = hooks.normalise(
         "claude",
-        {"hook_event_name": "PreToolUse", "tool_name": "Edit", "tool_input": {"file_path": f"/x/{long_name}"}},
+        {
+            "hook_event_name": "PreToolUse",
+            "tool_name": "Edit",
+            "tool_input": {"file_path": f"/x/{long_name}"},
+        },
         detail=True,
     )
     assert event and event["title"] and len(event["title"]) <= hooks.LIMITS["title"]
@@ -280,7 +297,9 @@ def imported(*args: str) -> set[str]:
         check=True,
     )
     lines = done.stderr.decode().splitlines()
-    return {line.rpartition("|")[2].strip() for line in lines if line.startswith("import time:")} - {"package"}
+    return {line.rpartition("|")[2].strip() for line in lines if line.startswith("import time:")} - {
+        "package"
+    }
 
 
 def test_the_hook_parent_imports_nothing_beyond_a_bare_interpreter() -> None:
@@ -295,3 +314,48 @@ def test_docs_name_every_cli_and_every_phrase() -> None:
     titles = {event["title"] for event in EXPECTED.values() if event and event["source"] != "generic"}
     missing = sorted(title for title in titles if title and f"{title}" not in docs)
     assert not missing
+
+
+@pytest.mark.parametrize(
+    "text",
+    ['{"a": [1, 2.5, "\\u00e9\\n", null, true, false], "b": {}}', "  [1]\n", "1e400", '"x"', "{}", "-0"],
+)
+def test_the_childs_light_json_decoder_agrees_with_json(text: str) -> None:
+    assert hooks.loads(text) == json.loads(text)
+
+
+@pytest.mark.parametrize("text", ["", "{", "[1,]", "{} {}", '{"a": "\x01"}', "[" * 100_000, "nul"])
+def test_the_childs_light_json_decoder_refuses_what_json_refuses(text: str) -> None:
+    assert hooks.loads(text) is None
+
+
+def test_the_childs_light_json_encoder_round_trips() -> None:
+    event = {
+        "type": "info",
+        "source": "generic",
+        "tool": None,
+        "title": 'é "quoted"\n\x00\ud7ff',
+        "session": "s",
+    }
+    assert json.loads(hooks._dumps(event)) == {
+        key: value for key, value in event.items() if value is not None
+    }
+
+
+@pytest.mark.parametrize(
+    ("url", "parts"),
+    [
+        ("http://127.0.0.1:8000", ("http", "127.0.0.1", 8000, "")),
+        ("https://live2d.example/base/?q#f", ("https", "live2d.example", 443, "/base")),
+        ("HTTP://[::1]:9/", ("http", "::1", 9, "")),
+        ("ftp://x", None),
+        ("localhost:8000", None),
+        ("http://user:pw@host", None),
+        ("http://host:99999", None),
+        ("http://host:8x", None),
+        ("http://ho st", None),
+        ("http://host/a\r\nX: y", None),
+    ],
+)
+def test_server_urls_are_parsed_strictly(url: str, parts: tuple[str, str, int, str] | None) -> None:
+    assert hooks.split_url(url) == parts

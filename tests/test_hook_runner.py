@@ -1,0 +1,332 @@
+"""The local hook as the agents run it: a subprocess that prints nothing, exits 0 at once, and sends only
+the small event — with the server up, refusing connections, or accepting and never answering."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import socket
+import stat
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from live2d_notify import hooks, install
+from tests.payloads import Payload, assert_no_secrets, iter_payloads
+
+HOOKS_PY = str(Path(hooks.__file__).resolve())
+TOKEN = "l2n_hook_runner_test_abcdefghijklmnop"
+ENV_SECRET = "sk-live-GEMINI-API-KEY-never-forwarded"
+PROMPT_LIMIT = 1.0  # seconds: generous; the hook itself takes a few milliseconds
+WAIT = 10.0  # seconds to wait for a request the detached child sends
+STOP = b'{"hook_event_name": "Stop", "session_id": "s-1", "last_assistant_message": "rm -rf /home/alice"}'
+
+
+@dataclass
+class Request:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class Recorder:
+    """A real HTTP server on a free port that records every request it gets."""
+
+    url: str
+    requests: queue.Queue[Request] = field(default_factory=queue.Queue)
+
+    def next(self) -> Request:
+        return self.requests.get(timeout=WAIT)
+
+
+@pytest.fixture
+def recorder() -> Iterator[Recorder]:
+    requests: queue.Queue[Request] = queue.Queue()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            requests.put(Request(self.path, {k.lower(): v for k, v in self.headers.items()}, body))
+            self.send_response(202)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", "10")
+            self.end_headers()
+            self.wfile.write(b'{"id":"1"}')
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    yield Recorder(f"http://127.0.0.1:{server.server_port}", requests)
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+@dataclass
+class Hanging:
+    """A socket that accepts connections and never answers."""
+
+    url: str
+    accepted: threading.Event
+
+
+@pytest.fixture
+def hanging() -> Iterator[Hanging]:
+    listener = socket.create_server(("127.0.0.1", 0))
+    accepted = threading.Event()
+    held: list[socket.socket] = []
+
+    def accept() -> None:
+        while True:
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                return
+            held.append(connection)
+            accepted.set()
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield Hanging(f"http://127.0.0.1:{listener.getsockname()[1]}", accepted)
+    listener.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept()
+    listener.close()
+    for connection in held:
+        connection.close()
+    thread.join(WAIT)
+
+
+def refused_url() -> str:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}"  # nothing listens there any more: connection refused
+
+
+def environment(
+    tmp_path: Path, url: str | None = None, token: str | None = TOKEN, **extra: str
+) -> dict[str, str]:
+    """What an agent hands its hook: a home, PATH, and the kind of secret Gemini passes along."""
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(tmp_path / "home"),
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+        "GEMINI_API_KEY": ENV_SECRET,
+        **extra,
+    }
+    if url:
+        env[hooks.ENV_URL] = url
+    if url and token:
+        env[hooks.ENV_TOKEN] = token
+    return env
+
+
+@dataclass
+class Run:
+    code: int
+    stdout: bytes
+    stderr: bytes
+    seconds: float
+
+
+def run_hook(
+    args: list[str], env: dict[str, str], stdin: bytes = b"", command: list[str] | None = None
+) -> Run:
+    """Run the hook the way an agent does, from process start to exit (and EOF on its pipes)."""
+    start = time.monotonic()
+    done = subprocess.run(
+        command or [sys.executable, "-I", "-S", HOOKS_PY, *args],
+        input=stdin,
+        capture_output=True,
+        env=env,
+        timeout=WAIT,
+    )
+    return Run(done.returncode, done.stdout, done.stderr, time.monotonic() - start)
+
+
+def assert_prompt_and_silent(result: Run) -> None:
+    assert (result.code, result.stdout, result.stderr) == (0, b"", b"")
+    assert result.seconds < PROMPT_LIMIT
+
+
+def hook_args(case: Payload) -> list[str]:
+    args = [case.cli, *case.args]
+    return [*args, case.raw.decode()] if case.channel == "argv" else args
+
+
+def assert_event(request: Request, expected: dict[str, str | None]) -> None:
+    assert request.path == "/api/events"
+    assert request.headers["authorization"] == f"Bearer {TOKEN}"
+    assert request.headers["content-type"] == "application/json"
+    body = json.loads(request.body)
+    assert body == {key: value for key, value in expected.items() if value is not None}
+    assert set(body) <= {"type", "source", "tool", "title", "message", "session"}
+    everything = request.body.decode() + json.dumps(request.headers)
+    assert_no_secrets(everything)
+    assert ENV_SECRET not in everything
+
+
+DELIVERED = [case for case in iter_payloads() if case.expected is not None]
+
+
+@pytest.mark.parametrize("case", DELIVERED, ids=lambda case: case.key)
+def test_hook_sends_only_the_small_event(case: Payload, recorder: Recorder, tmp_path: Path) -> None:
+    stdin = case.raw if case.channel == "stdin" else b""
+    result = run_hook(hook_args(case), environment(tmp_path, recorder.url), stdin)
+    assert_prompt_and_silent(result)
+    assert case.expected is not None
+    assert_event(recorder.next(), case.expected)
+
+
+def test_hook_returns_at_once_when_the_server_refuses_connections(tmp_path: Path) -> None:
+    assert_prompt_and_silent(run_hook(["claude"], environment(tmp_path, refused_url()), STOP))
+
+
+def test_hook_returns_at_once_when_the_server_never_answers(hanging: Hanging, tmp_path: Path) -> None:
+    marker = f"x-{uuid.uuid4().hex}"  # an extra word the hook ignores (the payload names its event)
+    result = run_hook(["claude", marker], environment(tmp_path, hanging.url), STOP)
+    assert_prompt_and_silent(result)
+    assert hanging.accepted.wait(WAIT)  # the detached child did connect, after the hook had returned
+    child = child_environment(marker)
+    assert child is not None, "the detached child is waiting on the server"
+    assert "GEMINI_API_KEY" not in child and ENV_SECRET not in child.values()
+    assert set(child) <= set(hooks._CHILD_ENV)
+
+
+def child_environment(marker: str) -> dict[str, str] | None:
+    """The environment of the hook's detached child, found by the marker on its command line (read only)."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if marker.encode() not in (entry / "cmdline").read_bytes().split(b"\0"):
+                continue
+            raw = (entry / "environ").read_bytes()
+        except OSError:
+            continue
+        pairs = (item.split(b"=", 1) for item in raw.split(b"\0") if b"=" in item)
+        return {key.decode(): value.decode() for key, value in pairs}
+    return None
+
+
+@pytest.mark.parametrize(
+    "stdin",
+    [b"", b"not json", b"\xff\xfe\x00garbage", b"[1, 2, 3]", b"null", b"{" * 100_000, b"[" * 100_000, b"{}"],
+    ids=["empty", "text", "binary", "list", "null", "braces", "deep", "object"],
+)
+def test_malformed_stdin_is_silent(stdin: bytes, recorder: Recorder, tmp_path: Path) -> None:
+    assert_prompt_and_silent(run_hook(["claude"], environment(tmp_path, recorder.url), stdin))
+    dry = run_hook(["--dry-run", "claude"], environment(tmp_path), stdin)
+    assert (dry.code, dry.stdout.strip(), dry.stderr) == (0, b"null", b"")
+
+
+@pytest.mark.parametrize("args", [[], ["windsurf"], ["--bogus"], ["Claude"], ["--child"], ["--send"]])
+def test_unknown_cli_or_mode_is_silent(args: list[str], tmp_path: Path) -> None:
+    assert_prompt_and_silent(run_hook(args, environment(tmp_path, refused_url()), STOP))
+
+
+def test_missing_config_is_silent(tmp_path: Path) -> None:
+    assert_prompt_and_silent(run_hook(["claude"], environment(tmp_path), STOP))
+
+
+def test_config_file_is_used_when_the_environment_has_none(
+    recorder: Recorder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = environment(tmp_path)
+    monkeypatch.setenv("XDG_CONFIG_HOME", env["XDG_CONFIG_HOME"])
+    path = install.write_config(recorder.url, TOKEN, None)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    assert_prompt_and_silent(run_hook(["claude"], env, STOP))
+    assert_event(recorder.next(), hooks.normalise("claude", json.loads(STOP)) or {})
+
+
+def test_detail_is_opt_in(recorder: Recorder, tmp_path: Path) -> None:
+    payload = json.dumps(
+        {"hook_event_name": "PreToolUse", "tool_name": "Bash", "tool_input": {"command": "pytest -x"}}
+    )
+    assert_prompt_and_silent(run_hook(["claude"], environment(tmp_path, recorder.url), payload.encode()))
+    assert json.loads(recorder.next().body)["title"] == "Running a command"
+    env = environment(tmp_path, recorder.url, **{hooks.ENV_DETAIL: "1"})
+    assert_prompt_and_silent(run_hook(["claude"], env, payload.encode()))
+    assert json.loads(recorder.next().body)["title"] == "Running a command: pytest"
+
+
+def test_aider_never_reads_stdin(recorder: Recorder, tmp_path: Path) -> None:
+    """Aider's hook inherits the user's terminal: the hook and its child must leave it alone."""
+    hook = subprocess.Popen(
+        [sys.executable, "-I", "-S", HOOKS_PY, "aider"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=environment(tmp_path, recorder.url),
+    )
+    try:
+        assert hook.wait(WAIT) == 0
+        assert_event(recorder.next(), hooks.normalise("aider", None) or {})  # with stdin still open
+    finally:
+        for pipe in (hook.stdin, hook.stdout, hook.stderr):
+            assert pipe is not None
+            pipe.close()
+
+
+def test_a_large_payload_is_drained_and_delivered(recorder: Recorder, tmp_path: Path) -> None:
+    payload = {
+        "hook_event_name": "PostToolUse",
+        "session_id": "s",
+        "tool_name": "Read",
+        "tool_response": "x" * 4_000_000,
+    }
+    assert_prompt_and_silent(
+        run_hook(["claude"], environment(tmp_path, recorder.url), json.dumps(payload).encode())
+    )
+    assert json.loads(recorder.next().body)["title"] == "File read"
+
+
+def test_without_posix_the_send_child_delivers(recorder: Recorder, tmp_path: Path) -> None:
+    """The Windows path: normalise in the hook, hand the small event to a detached `--send` child."""
+    code = (
+        "import runpy, sys\n"
+        "sys.modules['posix'] = None  # as on Windows: no posix_spawn\n"
+        f"sys.argv = [{HOOKS_PY!r}, 'claude']\n"
+        f"runpy.run_path({HOOKS_PY!r}, run_name='__main__')\n"
+    )
+    result = run_hook([], environment(tmp_path, recorder.url), STOP, [sys.executable, "-I", "-S", "-c", code])
+    assert_prompt_and_silent(result)
+    assert_event(recorder.next(), hooks.normalise("claude", json.loads(STOP)) or {})
+
+
+def test_dry_run_prints_what_would_be_sent(tmp_path: Path) -> None:
+    result = run_hook(["--dry-run", "copilot", "agentStop"], environment(tmp_path), b'{"sessionId": "s"}')
+    assert json.loads(result.stdout)["title"] == "Done"
+
+
+def test_the_installed_command_delivers_end_to_end(
+    recorder: Recorder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`install claude` in a fresh HOME, then its PreToolUse command run as Claude Code runs it (sh -c)."""
+    env = environment(tmp_path)
+    for name in ("HOME", "XDG_CONFIG_HOME"):
+        monkeypatch.setenv(name, env[name])
+    monkeypatch.delenv("CLAUDE_CONFIG_DIR", raising=False)
+    assert install.main(["claude", "--url", recorder.url, "--token", TOKEN]) == 0
+    capsys.readouterr()
+    settings = json.loads((Path(env["HOME"]) / ".claude" / "settings.json").read_text())
+    line = settings["hooks"]["PreToolUse"][0]["hooks"][0]["command"]
+    case = next(c for c in iter_payloads("claude") if c.name == "PreToolUse-Bash")
+    result = run_hook([], env, case.raw, ["sh", "-c", line])
+    assert_prompt_and_silent(result)
+    assert case.expected is not None
+    assert_event(recorder.next(), case.expected)

@@ -1,0 +1,213 @@
+"""modal_app: imports without Modal's cloud, and builds the app Modal serves with a directory as the Volume.
+
+Each test drives the ASGI app through `httpx.ASGITransport` with `asgi-lifespan` running the lifespan
+(ASGITransport alone does not), and a `FakeVolume` standing in for `modal.Volume`: a directory plus a
+`commit()` that counts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import modal
+import modal_app
+import pytest
+from asgi_lifespan import LifespanManager
+
+from live2d_notify.config import SettingsError
+
+ROOT = Path(__file__).resolve().parent.parent
+KEYS = "modal-test-key-old-0123456789abcdef,modal-test-key-new-0123456789abcdef"
+
+
+class FakeVolume:
+    """`modal.Volume` as the app uses it: `commit()`, called from a worker thread. Can refuse some commits."""
+
+    def __init__(self, failures: int = 0) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.commits = 0
+        self.failures = failures  # how many of the next commits raise
+        self.failed = 0
+        self._changed = asyncio.Event()
+
+    def commit(self) -> None:
+        if self.failures:
+            self.failures -= 1
+            self.failed += 1
+            raise RuntimeError("volume commit refused (test)")
+        self.commits += 1
+        self.loop.call_soon_threadsafe(self._changed.set)
+
+    async def until(self, predicate: Callable[[], bool]) -> None:
+        """Wait, bounded, until `predicate()` holds, checking again after each commit."""
+        async with asyncio.timeout(5):
+            while True:
+                seen = self.commits
+                if predicate():
+                    return
+                while self.commits == seen:
+                    self._changed.clear()
+                    if self.commits == seen:
+                        await self._changed.wait()
+
+
+def build(tmp_path: Path, volume: FakeVolume, container: str = "c1", **kw: Any) -> Any:
+    """The app as one container sees it: its own local disk, the shared Volume, keys from the Secret."""
+    env = {"LIVE2D_NOTIFY_SECRET_KEYS": KEYS}
+    kw.setdefault("interval", 0.05)
+    return modal_app.build_app(
+        tmp_path / "volume", env, commit=volume.commit, work_dir=tmp_path / container, **kw
+    )
+
+
+@asynccontextmanager
+async def serving(app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    async with LifespanManager(app) as manager:
+        transport = httpx.ASGITransport(app=manager.app)
+        async with httpx.AsyncClient(transport=transport, base_url="https://modal.test") as client:
+            yield client
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def snapshot_rows(tmp_path: Path, sql: str) -> list[tuple[Any, ...]]:
+    conn = sqlite3.connect(tmp_path / "volume" / modal_app.DB_NAME)
+    try:
+        return conn.execute(sql).fetchall()
+    finally:
+        conn.close()
+
+
+def test_module_imports_without_modal_credentials_or_network(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MODAL_")}
+    # no ~/.modal.toml, and a server URL nothing listens on: any contact at import would fail
+    env.update(HOME=str(tmp_path), MODAL_SERVER_URL="http://127.0.0.1:9")
+    code = "import modal, modal_app; assert isinstance(modal_app.web, modal.Function); print('ok')"
+    r = subprocess.run(
+        [sys.executable, "-W", "error", "-c", code],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "ok"
+
+
+def test_one_container_on_the_volume_unless_redis_is_configured() -> None:
+    single = modal_app.deploy_options({})
+    assert single["max_containers"] == 1
+    assert single["volumes"] == {modal_app.DATA_DIR: modal_app.volume}
+    shared = modal_app.deploy_options({"LIVE2D_NOTIFY_REDIS_URL": "redis://redis.internal:6379/0"})
+    assert shared["max_containers"] is None and shared["volumes"] == {}
+    assert len(shared["secrets"]) == 2 and all(isinstance(s, modal.Secret) for s in shared["secrets"])
+    assert single["timeout"] > modal_app.STREAM_LIMIT  # streams end themselves before Modal cuts them
+
+
+def test_refuses_to_start_without_signing_keys_from_the_secret(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="LIVE2D_NOTIFY_SECRET_KEYS"):
+        modal_app.build_app(tmp_path / "volume", {}, work_dir=tmp_path / "c1")
+
+
+async def test_serves_the_page_and_the_api_and_keeps_a_standalone_snapshot(tmp_path: Path) -> None:
+    volume = FakeVolume()
+    async with serving(build(tmp_path, volume)) as client:
+        page = await client.get("/")
+        assert page.status_code == 200
+        assert page.headers["content-type"].startswith("text/html")
+        assert "live2d-notify" in page.text
+        created = await client.post("/api/users")
+        assert created.status_code == 201
+        user = created.json()
+        sent = await client.post(
+            "/api/events", headers=bearer(user["hook_token"]), json={"type": "success", "title": "Done"}
+        )
+        assert sent.status_code == 202 and sent.json()["id"]
+        ready = await client.get("/readyz")
+        assert ready.status_code == 200 and ready.json() == {"status": "ready"}
+        assert (await client.get("/healthz")).status_code == 200
+        await volume.until(lambda: volume.commits >= 1)
+    assert (tmp_path / "c1" / modal_app.DB_NAME).is_file()  # the working copy, on the container's disk
+    assert sorted(p.name for p in (tmp_path / "volume").iterdir()) == [modal_app.DB_NAME]  # no -wal, no .tmp
+    assert snapshot_rows(tmp_path, "PRAGMA integrity_check") == [("ok",)]
+    assert snapshot_rows(tmp_path, "PRAGMA journal_mode") == [("delete",)]
+
+
+async def test_a_revocation_is_committed_while_running_and_survives_a_new_container(tmp_path: Path) -> None:
+    volume = FakeVolume()
+    async with serving(build(tmp_path, volume, "c1")) as client:
+        user = (await client.post("/api/users")).json()
+        session = bearer(user["session_token"])
+        extra = (await client.post("/api/tokens", headers=session, json={"label": "laptop"})).json()
+        assert (await client.delete(f"/api/tokens/{extra['token_id']}", headers=session)).status_code == 204
+        revoked = f"SELECT 1 FROM revoked_tokens WHERE token_id = '{extra['token_id']}'"
+        # committed by the background save, while the container runs (not only at shutdown)
+        await volume.until(lambda: volume.commits > 0 and bool(snapshot_rows(tmp_path, revoked)))
+
+    async with serving(build(tmp_path, volume, "c2")) as client:  # fresh local disk, same Volume
+        refused = await client.post("/api/events", headers=bearer(extra["token"]), json={"type": "info"})
+        assert refused.status_code == 401
+        assert refused.json()["error"]["code"] == "token_revoked"
+        kept = await client.post("/api/events", headers=bearer(user["hook_token"]), json={"type": "info"})
+        assert kept.status_code == 202  # same keys from the Secret: the other tokens still verify
+
+
+async def test_the_last_changes_are_saved_and_committed_at_shutdown(tmp_path: Path) -> None:
+    volume = FakeVolume()
+    async with serving(build(tmp_path, volume, interval=3600)) as client:  # the loop never ticks
+        user = (await client.post("/api/users")).json()
+        done = await client.post("/api/users/me/revoke-all", headers=bearer(user["session_token"]))
+        assert done.status_code == 200
+        assert volume.commits == 0
+    assert volume.commits == 1
+    assert snapshot_rows(tmp_path, "SELECT user_id FROM revoked_users") == [(user["user_id"],)]
+
+
+async def test_a_failed_commit_is_retried_on_the_next_tick(tmp_path: Path) -> None:
+    volume = FakeVolume(failures=2)
+    async with serving(build(tmp_path, volume)):
+        await volume.until(lambda: volume.commits >= 1)
+    assert volume.failed == 2 and volume.commits >= 1
+
+
+def test_a_damaged_snapshot_stops_the_start_instead_of_forgetting_revocations(tmp_path: Path) -> None:
+    (tmp_path / "volume").mkdir()
+    (tmp_path / "volume" / modal_app.DB_NAME).write_bytes(b"SQLite format 3\x00" + b"\xff" * 4096)
+    with pytest.raises(RuntimeError, match="damaged"):
+        modal_app.build_app(
+            tmp_path / "volume", {"LIVE2D_NOTIFY_SECRET_KEYS": KEYS}, work_dir=tmp_path / "c1"
+        )
+
+
+async def test_a_stream_ends_cleanly_before_the_platform_timeout_and_replays_what_was_missed(
+    tmp_path: Path,
+) -> None:
+    async with serving(build(tmp_path, FakeVolume(), stream_limit=0.5)) as client:
+        user = (await client.post("/api/users")).json()
+        hook = bearer(user["hook_token"])
+        first = (await client.post("/api/events", headers=hook, json={"type": "start"})).json()["id"]
+        second = (await client.post("/api/events", headers=hook, json={"type": "success"})).json()["id"]
+        session = bearer(user["session_token"])
+        ticket = (await client.post("/api/stream-tickets", headers=session)).json()["ticket"]
+        # ASGITransport returns once the response is complete: it only can because the stream ended itself
+        stream = await asyncio.wait_for(
+            client.get("/api/stream", params={"ticket": ticket}, headers={"Last-Event-ID": first}), 10
+        )
+        assert stream.status_code == 200
+        assert stream.headers["content-type"].startswith("text/event-stream")
+        assert "retry: " in stream.text and "event: ready" in stream.text
+        assert f"id: {second}" in stream.text and f"id: {first}" not in stream.text
+        metrics = (await client.get("/metrics")).text
+    assert "live2d_notify_open_streams 0.0" in metrics  # the stream's own clean-up ran
