@@ -30,7 +30,7 @@ from live2d_notify.errors import (
 )
 from live2d_notify.events import Deduper
 from live2d_notify.hub import Hub
-from live2d_notify.ingest import PublishFastPath
+from live2d_notify.fastpath import FastPath
 from live2d_notify.logs import setup_logging, stderr_sink
 from live2d_notify.metrics import Metrics
 from live2d_notify.middleware import RequestLog
@@ -39,6 +39,7 @@ from live2d_notify.revocations import Revocations
 from live2d_notify.routes import routes
 from live2d_notify.services import Services
 from live2d_notify.store import AuditLog, Store
+from live2d_notify.streaming import watch_shutdown
 from live2d_notify.tokens import TokenService, generate_secret
 
 HOUSEKEEPING_INTERVAL = 60.0
@@ -137,7 +138,11 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
     app.state.services = svc
     if svc.audit is not None:
         svc.audit.start()
-    tasks = [asyncio.create_task(_housekeeping(svc)), asyncio.create_task(_drain_logs())]
+    tasks = [
+        asyncio.create_task(_housekeeping(svc)),
+        asyncio.create_task(_drain_logs()),
+        asyncio.create_task(watch_shutdown(svc.hub)),
+    ]
     logger.info(
         "live2d-notify ready db={} broker={} audit={}",
         settings.db, "redis" if settings.redis_url else "memory", settings.audit,
@@ -173,7 +178,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 max_age=600,
             )
         )
-    middleware.append(Middleware(PublishFastPath))  # innermost: after CORS and the request log
+    middleware.append(Middleware(FastPath))  # innermost: after CORS and the request log
     app = Starlette(
         routes=routes,
         middleware=middleware,

@@ -20,6 +20,7 @@ import sys
 TYPE_CHECKING = False  # mypy reads this as True; importing typing would slow every hook run
 if TYPE_CHECKING:
     import _socket
+    from typing import Any
 
 SOURCES = frozenset({"claude", "codex", "gemini", "cursor", "copilot", "opencode", "aider", "generic"})
 TYPES = ("start", "progress", "success", "error", "waiting", "info")
@@ -803,8 +804,18 @@ def _connect(scheme: str, host: str, port: int, timeout: float) -> "_socket.sock
         return ssl.create_default_context().wrap_socket(raw, server_hostname=host)
     import _socket
 
+    addresses: list[tuple[Any, ...]]  # (a local annotation: never evaluated)
+    for family in (_socket.AF_INET, _socket.AF_INET6):  # an address needs no resolver (its first use: ~10 ms)
+        try:
+            _socket.inet_pton(family, host)
+        except OSError:
+            continue
+        addresses = [(family, _socket.SOCK_STREAM, 0, "", (host, port))]
+        break
+    else:
+        addresses = _socket.getaddrinfo(host, port, 0, _socket.SOCK_STREAM)
     error: OSError = OSError(f"cannot resolve {host}")
-    for family, kind, proto, _, address in _socket.getaddrinfo(host, port, 0, _socket.SOCK_STREAM):
+    for family, kind, proto, _, address in addresses:
         sock = _socket.socket(family, kind, proto)
         sock.settimeout(timeout)
         try:

@@ -25,6 +25,7 @@ class TooManyStreams(Exception):
 RESET = "reset"
 REVOKED = "revoked"
 SHUTDOWN = "shutdown"
+GONE = "gone"  # the client disconnected
 
 
 class Stream:
@@ -67,14 +68,23 @@ class Stream:
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
-    async def next_chunk(self) -> tuple[bytes, bool]:
-        """Wait for something to send; return (bytes, closing). Batches everything queued into one write."""
-        while not self.buffer and not self.pending_reset and not self.closed:
-            self._waiter = asyncio.get_running_loop().create_future()
+    async def next_chunk(self, timeout: float | None = None) -> tuple[bytes, bool]:
+        """Wait for something to send; return (bytes, closing). Batches everything queued into one write.
+
+        With a timeout, returns (b"", False) when nothing came in time (the caller sends a heartbeat).
+        """
+        if not self.buffer and not self.pending_reset and not self.closed:
+            loop = asyncio.get_running_loop()
+            self._waiter = waiter = loop.create_future()
+            timer = loop.call_later(timeout, self._wake) if timeout else None
             try:
-                await self._waiter
+                await waiter
             finally:
                 self._waiter = None
+                if timer is not None:
+                    timer.cancel()
+            if not self.buffer and not self.pending_reset and not self.closed:
+                return b"", False
         parts: list[bytes] = []
         if self.pending_reset:
             self.pending_reset = False

@@ -3,7 +3,7 @@ primitives every route shares: bearer token, verification, bounded body reading,
 
 The hot path skips the framework's per-request objects (Request, JSONResponse, routing, exception
 middleware): it reads the three headers it needs straight from the ASGI scope and answers with
-pre-shaped bytes. `PublishFastPath` puts it in front of the router; the Starlette routes for the
+pre-shaped bytes. `fastpath.FastPath` puts it in front of the router; the Starlette routes for the
 same paths call the same `handle_publish`, so there is one implementation.
 """
 
@@ -14,7 +14,7 @@ import time
 from typing import Any
 
 from loguru import logger
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope
 
 from live2d_notify import hooks
 from live2d_notify.brokers import BrokerUnavailable
@@ -114,7 +114,7 @@ async def handle_publish(svc: Services, scope: Scope, receive: Receive) -> Reply
     path: str = scope["path"]
     source = None if path == "/api/events" else path[len("/api/hooks/") :]
     if source is not None and source not in hooks.SOURCES:
-        return _error(ApiError(404, "not_found", f"No hook source named {source[:32]!r}."))
+        return error_reply(ApiError(404, "not_found", f"No hook source named {source[:32]!r}."))
     claims: Claims | None = None
     try:
         auth, ctype, length = _headers(scope)
@@ -149,7 +149,7 @@ async def handle_publish(svc: Services, scope: Scope, receive: Receive) -> Reply
         if svc.audit is not None:
             svc.audit.record(AuditRow(time.time(), claims.user_id if claims else None,
                                       claims.token_id if claims else None, None, None, exc.code))
-        return _error(exc)
+        return error_reply(exc)
     if source is None:
         svc.metrics.accepted_api.inc()
     else:
@@ -181,27 +181,8 @@ async def _publish(svc: Services, claims: Claims, fields: dict[str, str | None])
     return event
 
 
-def _error(exc: ApiError) -> Reply:
+def error_reply(exc: ApiError) -> Reply:
     err: dict[str, str] = {"code": exc.code, "message": exc.message}
     if exc.field is not None:
         err["field"] = exc.field
     return exc.status, json.dumps({"error": err}, separators=(",", ":")).encode(), exc.headers
-
-
-class PublishFastPath:
-    """Pure ASGI: answers POSTs to the publish paths itself; everything else goes to the router."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "POST":
-            path = scope["path"]
-            if path == "/api/events" or path.startswith("/api/hooks/"):
-                status, body, extra = await handle_publish(scope["app"].state.services, scope, receive)
-                headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-                headers.extend((k.lower().encode(), v.encode()) for k, v in extra.items())
-                await send({"type": "http.response.start", "status": status, "headers": headers})
-                await send({"type": "http.response.body", "body": body})
-                return
-        await self.app(scope, receive, send)

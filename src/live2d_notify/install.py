@@ -149,7 +149,7 @@ def codex_notify(argv: list[str]) -> str:
 def gemini_hooks(command: str) -> dict[str, Group]:
     """Gemini waits for its hooks (no async flag) and counts `timeout` in milliseconds."""
     handler = {"type": "command", "command": command, "timeout": 3000, "name": "live2d-notify"}
-    return _groups(GEMINI_EVENTS, handler, EVERY_TOOL | {"Notification": "ToolPermission"})
+    return _groups(GEMINI_EVENTS, handler, EVERY_TOOL)  # lifecycle matchers are exact strings: none
 
 
 def cursor_hooks(command: str) -> dict[str, Group]:

@@ -5,12 +5,11 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
 from loguru import logger
-from sse_starlette import EventSourceResponse
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
@@ -22,6 +21,7 @@ from live2d_notify.hub import TooManyStreams
 from live2d_notify.ingest import bearer_token, handle_publish, parse_json, read_body, verify
 from live2d_notify.openapi import openapi_document
 from live2d_notify.services import Services, services
+from live2d_notify.streaming import StreamResponse
 from live2d_notify.tokens import Claims, Kind, new_id, now_us
 
 MANAGE_BODY_LIMIT = 8 * 1024
@@ -192,25 +192,8 @@ async def stream(request: Request) -> Response:
     shared_ring = await broker.history(user_id) if last_id is not None else None
     catch_up = hub.catch_up(sub, last_id, shared_ring)
     ready = control_frame("ready", {"heartbeat": svc.settings.heartbeat}, retry_ms=RETRY_MS)
-
-    async def frames() -> AsyncIterator[bytes]:
-        try:
-            yield ready + catch_up
-            while True:
-                chunk, closing = await sub.next_chunk()
-                if chunk:
-                    yield chunk
-                if closing:
-                    return
-        finally:
-            hub.unsubscribe(sub)
-            _background(broker.release_stream(user_id, stream_id))
-
-    return EventSourceResponse(
-        frames(),
-        ping=svc.settings.heartbeat,
-        headers={"Cache-Control": "no-cache, no-transform", "X-Accel-Buffering": "no"},
-    )
+    return StreamResponse(hub, sub, ready + catch_up, svc.settings.heartbeat,
+                          lambda: _background(broker.release_stream(user_id, stream_id)))
 
 
 _pending: set[asyncio.Task[None]] = set()
