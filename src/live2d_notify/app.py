@@ -29,8 +29,8 @@ from live2d_notify.errors import (
     server_error_handler,
 )
 from live2d_notify.events import Deduper
-from live2d_notify.hub import Hub
 from live2d_notify.fastpath import FastPath
+from live2d_notify.hub import Hub
 from live2d_notify.logs import setup_logging, stderr_sink
 from live2d_notify.metrics import Metrics
 from live2d_notify.middleware import RequestLog
@@ -189,6 +189,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
         },
         lifespan=lifespan,
     )
-    app.router.default = _Fallback(settings.static_dir)  # type: ignore[assignment]
+    app.router.default = _Fallback(settings.static_dir)
     app.state.settings = settings
     return app

@@ -68,15 +68,15 @@ class Stream:
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
-    async def next_chunk(self, timeout: float | None = None) -> tuple[bytes, bool]:
+    async def next_chunk(self, heartbeat: float | None = None) -> tuple[bytes, bool]:
         """Wait for something to send; return (bytes, closing). Batches everything queued into one write.
 
-        With a timeout, returns (b"", False) when nothing came in time (the caller sends a heartbeat).
+        After `heartbeat` seconds with nothing to send it returns (b"", False) (the caller sends a heartbeat).
         """
         if not self.buffer and not self.pending_reset and not self.closed:
             loop = asyncio.get_running_loop()
             self._waiter = waiter = loop.create_future()
-            timer = loop.call_later(timeout, self._wake) if timeout else None
+            timer = loop.call_later(heartbeat, self._wake) if heartbeat else None
             try:
                 await waiter
             finally:

@@ -163,10 +163,10 @@ async def handle_publish(svc: Services, scope: Scope, receive: Receive) -> Reply
 
 async def _publish(svc: Services, claims: Claims, fields: dict[str, str | None]) -> Event | None:
     """Dedupe and publish; None when it repeats a permission prompt delivered a moment ago."""
-    if fields["type"] == "waiting" and fields["session"]:
-        if not svc.dedupe.first((claims.user_id, fields["session"], "waiting")):
-            svc.metrics.events_ignored.labels("duplicate").inc()
-            return None
+    session = fields["session"]
+    if fields["type"] == "waiting" and session and not svc.dedupe.first((claims.user_id, session, "waiting")):
+        svc.metrics.events_ignored.labels("duplicate").inc()
+        return None
     try:
         event = await svc.broker.publish(claims.user_id, fields)
     except BrokerUnavailable:

@@ -90,6 +90,9 @@ def setup_logging(fmt: str = "text", level: str = "INFO") -> None:
             level=level,
             backtrace=False,
             diagnose=False,  # diagnose would print local variables: tokens, payloads
-            format="<green>{time:YYYY-MM-DD HH:mm:ss.SSS}</green> {level: <7} [{extra[request_id]} {extra[trace_id]}] {message}",
+            format=(
+                "<green>{time:YYYY-MM-DD HH:mm:ss.SSS}</green> {level: <7} "
+                "[{extra[request_id]} {extra[trace_id]}] {message}"
+            ),
             colorize=None,
         )

@@ -57,10 +57,18 @@ class Metrics:
         self.tokens_revoked = Counter(
             "live2d_notify_tokens_revoked", "Revocations, by kind (token or all).", ["kind"], registry=r
         )
-        self.requests = Counter("live2d_notify_http_requests", "HTTP requests, by status class.", ["status"], registry=r)
+        self.requests = Counter(
+            "live2d_notify_http_requests", "HTTP requests, by status class (2xx, 4xx, 5xx).", ["status"], registry=r
+        )
+        self._by_class = {c: self.requests.labels(f"{c}xx") for c in range(1, 6)}
         # Bound children for the hot path: a label lookup per event is measurable at 10k/s.
         self.accepted_api = self.events_accepted.labels("api")
         self.accepted_hook = self.events_accepted.labels("hook")
+
+    def count_request(self, status: int) -> None:
+        child = self._by_class.get(status // 100)
+        if child is not None:
+            child.inc()
 
     def bind_hub(self, hub: Hub) -> None:
         self.registry.register(_HubCollector(hub))

@@ -65,6 +65,9 @@ class RequestLog:
             await self.app(scope, receive, send_wrapper)
         finally:
             ms = (time.perf_counter() - start) * 1000
+            svc = getattr(scope["app"].state, "services", None) if "app" in scope else None
+            if svc is not None:
+                svc.metrics.count_request(status or 500)
             logger.info("{} {} {} {:.1f}ms", scope["method"], scope["path"], status or 500, ms)
             request_id.reset(token)
             trace_id.reset(trace_token)

@@ -39,8 +39,7 @@ _EVENT_BODY = {
 
 def _errors(*codes: int) -> dict[str, Any]:
     return {
-        str(c): {"description": "error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
-        for c in codes
+        str(c): _json({"$ref": "#/components/schemas/Error"}, "error") for c in codes
     }
 
 

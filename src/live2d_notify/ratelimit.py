@@ -46,7 +46,7 @@ class RateLimiter:
             uri = "async+" + redis_url if not redis_url.startswith("async+") else redis_url
             # the `redis` client we already depend on, not limits' default (coredis)
             storage = storage_from_string(uri, implementation="redispy", key_prefix="l2n:limits")
-            self._aio = AioFixedWindow(storage)  # type: ignore[arg-type]
+            self._aio = AioFixedWindow(storage)
         else:
             self._sync = FixedWindowRateLimiter(MemoryStorage())
 

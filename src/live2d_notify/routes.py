@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Coroutine
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -234,9 +234,14 @@ async def metrics_endpoint(request: Request) -> Response:
     return Response(svc.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
 
+@cache
+def _hook_source() -> str:
+    return Path(hooks.__file__).read_text(encoding="utf-8")
+
+
 async def hook_script(request: Request) -> Response:
     """The stdlib-only local hook, for `curl -o hook.py` without pip."""
-    return PlainTextResponse(Path(hooks.__file__).read_text(encoding="utf-8"), media_type="text/x-python")
+    return PlainTextResponse(_hook_source(), media_type="text/x-python")
 
 
 async def openapi(request: Request) -> Response:

@@ -161,7 +161,7 @@ class AuditLog:
         rows, self._pending = self._pending, []
         try:
             return await self.store.write_audit(rows)
-        except Exception:  # a full disk must not take the service down
+        except Exception:  # noqa: BLE001 - a full disk must not take the service down
             logger.exception("audit write failed; {} rows lost", len(rows))
             self.lost += len(rows)
             return 0

@@ -35,7 +35,7 @@ class StreamResponse(EventSourceResponse):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         stream = self.stream
-        gone: asyncio.Future[object] | None = None
+        gone: asyncio.Task[None] | None = None
         try:
             await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
             if scope.get("method") == "HEAD":
@@ -77,6 +77,6 @@ async def watch_shutdown(hub: Hub, poll: float = 0.1) -> None:
     """Close every stream as soon as uvicorn is told to exit (sse-starlette patches its handler),
     so shutdown takes milliseconds instead of waiting out the graceful-shutdown timeout."""
     with contextlib.suppress(asyncio.CancelledError):
-        while not AppStatus.should_exit:
+        while not AppStatus.should_exit:  # noqa: ASYNC110 - a flag set by a signal handler
             await asyncio.sleep(poll)
         hub.close_all()

@@ -13,13 +13,13 @@ import secrets
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from itsdangerous import BadSignature, URLSafeSerializer
 
 
-class Kind(str, Enum):
+class Kind(StrEnum):
     SESSION = "session"  # the browser's: subscribe and manage
     HOOK = "hook"  # the CLI's: publish only
     TICKET = "ticket"  # EventSource's: subscribe only, minutes long

@@ -84,7 +84,8 @@ class RedisBroker:
             url, max_connections=64, timeout=5, socket_connect_timeout=2, socket_timeout=5,
             health_check_interval=10,
         )
-        self.redis: aioredis.Redis = aioredis.Redis(connection_pool=pool)
+        # Any: redis-py's stubs can't tell a bytes reply from a str one (we never decode responses).
+        self.redis: Any = aioredis.Redis(connection_pool=pool)
         self._publish = self.redis.register_script(_PUBLISH)
         self._acquire = self.redis.register_script(_ACQUIRE)
         self._process = f"{os.getpid()}-{secrets.token_hex(4)}"
@@ -126,7 +127,7 @@ class RedisBroker:
     # -- events -----------------------------------------------------------------------------
     async def publish(self, user_id: str, fields: dict[str, str | None]) -> Event:
         body = json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
-        args = [int(self.hub.replay_age * 1000), self.hub.replay_size, user_id, body, trace_id.get()]
+        args: list[str | int] = [int(self.hub.replay_age * 1000), self.hub.replay_size, user_id, body, trace_id.get()]
         try:
             rid = await self._publish(keys=[_ring(user_id), EVENTS], args=args)
         except (RedisError, OSError) as exc:
