@@ -248,3 +248,13 @@ def test_signup_rate_limit_per_ip(server_factory) -> None:  # type: ignore[no-un
     r = httpx.post(srv.url + "/api/users")
     error(r, 429, "rate_limited")
     assert r.headers["retry-after"].isdigit() and "ratelimit-limit" in r.headers
+
+
+def test_page_is_served_with_strict_security_headers(shared_server: LiveServer) -> None:
+    r = httpx.get(shared_server.url + "/")
+    csp = r.headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp and "unsafe-eval" not in csp
+    assert "frame-ancestors 'none'" in csp
+    assert r.headers["referrer-policy"] == "no-referrer"
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert "<script>" not in r.text  # no inline script: everything is an external file under 'self'

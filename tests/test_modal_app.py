@@ -64,9 +64,7 @@ def build(tmp_path: Path, volume: FakeVolume, container: str = "c1", **kw: Any) 
     """The app as one container sees it: its own local disk, the shared Volume, keys from the Secret."""
     env = {"LIVE2D_NOTIFY_SECRET_KEYS": KEYS}
     kw.setdefault("interval", 0.05)
-    return modal_app.build_app(
-        tmp_path / "volume", env, commit=volume.commit, work_dir=tmp_path / container, **kw
-    )
+    return modal_app.build_app(tmp_path / "volume", env, commit=volume.commit, work_dir=tmp_path / container, **kw)
 
 
 @asynccontextmanager
@@ -186,9 +184,7 @@ def test_a_damaged_snapshot_stops_the_start_instead_of_forgetting_revocations(tm
     (tmp_path / "volume").mkdir()
     (tmp_path / "volume" / modal_app.DB_NAME).write_bytes(b"SQLite format 3\x00" + b"\xff" * 4096)
     with pytest.raises(RuntimeError, match="damaged"):
-        modal_app.build_app(
-            tmp_path / "volume", {"LIVE2D_NOTIFY_SECRET_KEYS": KEYS}, work_dir=tmp_path / "c1"
-        )
+        modal_app.build_app(tmp_path / "volume", {"LIVE2D_NOTIFY_SECRET_KEYS": KEYS}, work_dir=tmp_path / "c1")
 
 
 async def test_a_stream_ends_cleanly_before_the_platform_timeout_and_replays_what_was_missed(

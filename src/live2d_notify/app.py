@@ -18,7 +18,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import HTMLResponse
 from starlette.staticfiles import StaticFiles
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from live2d_notify.brokers import create_broker
 from live2d_notify.config import Settings, SettingsError
@@ -46,8 +46,25 @@ HOUSEKEEPING_INTERVAL = 60.0
 PLACEHOLDER = "<!doctype html><title>live2d-notify</title><p>live2d-notify is running. The page is not installed."
 
 
+# The page runs no inline script or style and no eval (pixi's @pixi/unsafe-eval build replaces its
+# generated shaders' `new Function`), so it can be held to 'self'. WebGL textures come from blob:/data:.
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+    "media-src 'self' data: blob:; font-src 'self'; connect-src 'self'; worker-src 'self' blob:; "
+    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'none'"
+)
+PAGE_HEADERS = [
+    (b"content-security-policy", CSP.encode()),
+    (b"referrer-policy", b"no-referrer"),  # stream tickets live in a URL: never let it leave in a Referer
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+    (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
+]
+
+
 class _Fallback:
-    """After the API routes: static/ for the page; a JSON 404 for anything else under /api."""
+    """After the API routes: static/ for the page (with its security headers); a JSON 404 under /api."""
 
     def __init__(self, static_dir: Path) -> None:
         self.static: ASGIApp | None = (
@@ -58,12 +75,17 @@ class _Fallback:
         path: str = scope.get("path", "")
         if path.startswith("/api/") or path == "/api" or scope["type"] != "http":
             raise HTTPException(404)
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *PAGE_HEADERS]
+            await send(message)
+
         if self.static is None:
             if path == "/" and scope["method"] in ("GET", "HEAD"):
-                await HTMLResponse(PLACEHOLDER)(scope, receive, send)
+                await HTMLResponse(PLACEHOLDER)(scope, receive, send_with_headers)
                 return
             raise HTTPException(404)
-        await self.static(scope, receive, send)
+        await self.static(scope, receive, send_with_headers)
 
 
 async def _build_services(settings: Settings) -> Services:

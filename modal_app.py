@@ -1,0 +1,324 @@
+"""live2d-notify on Modal: the same `create_app`, its SQLite file kept on a Volume, keys from a Secret.
+
+    modal serve modal_app.py     # a temporary URL, reloads on save
+    modal deploy modal_app.py    # https://<workspace>--live2d-notify-web.modal.run
+
+`build_app(data_dir, environ)` is a plain function, so the tests build the very ASGI app Modal serves
+with a directory standing in for the Volume. Only the decorators at the bottom talk to Modal, and
+nothing here contacts it at import. Steps, settings and caveats: docs/deploy.md ("Modal + Vercel").
+
+Why the database is not opened on the Volume itself: Modal commits a Volume in the background
+whenever it likes, and a commit taken while SQLite writes its WAL or checkpoints can hold a torn
+file. So the app works on a copy on the container's own disk, and `Snapshots` writes a consistent
+copy (SQLite's backup API) to the Volume with an atomic rename and commits it, every few seconds when
+something changed and once more at shutdown. A new container starts from the last snapshot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import sqlite3
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import modal
+from loguru import logger
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from live2d_notify.app import create_app
+from live2d_notify.config import Settings, SettingsError
+
+ROOT = Path(__file__).resolve().parent
+APP_NAME = "live2d-notify"
+VOLUME_NAME = "live2d-notify-data"  # holds the database snapshot
+SECRET_NAME = "live2d-notify"  # LIVE2D_NOTIFY_SECRET_KEYS and any other LIVE2D_NOTIFY_* setting
+DATA_DIR = "/data"  # where the Volume is mounted
+DB_NAME = "live2d-notify.db"
+COMMIT_INTERVAL = 5.0  # seconds between "did the database change? then snapshot and commit"
+FUNCTION_TIMEOUT = 20 * 60  # Modal ends any request (an input) running longer than this
+STREAM_LIMIT = 15 * 60  # so a stream ends itself first, cleanly; the page reconnects with its last event id
+MAX_INPUTS = 1000  # concurrent requests per container; every open stream holds one for its whole life
+SCALEDOWN_WINDOW = 5 * 60
+MODAL_DEFAULTS = {"LIVE2D_NOTIFY_HEARTBEAT": "10"}  # well inside any proxy's idle timeout
+
+
+class Snapshots:
+    """The working database on local disk ↔ one consistent copy of it on the Volume."""
+
+    def __init__(self, db: Path, target: Path, commit: Callable[[], object] | None = None) -> None:
+        self.db = db  # what the app opens (LIVE2D_NOTIFY_DB)
+        self.target = target  # the snapshot on the Volume
+        self.commit = commit  # `volume.commit`; None: nothing to commit
+        self._conn: sqlite3.Connection | None = None
+        self._saved: int | None = None  # PRAGMA data_version at the last save; None: never saved
+        self._lock = asyncio.Lock()
+
+    def restore(self) -> bool:
+        """Start from the Volume's snapshot (True) or from nothing (False). Before the app opens the file."""
+        self.db.parent.mkdir(parents=True, exist_ok=True)
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{self.db}{suffix}").unlink(missing_ok=True)
+        if not self.target.is_file():
+            return False
+        shutil.copyfile(self.target, self.db)
+        self.db.chmod(0o600)
+        conn = sqlite3.connect(self.db)
+        try:
+            (check,) = conn.execute("PRAGMA quick_check").fetchone()
+        except sqlite3.DatabaseError as exc:
+            check = str(exc)
+        finally:
+            conn.close()
+        if check != "ok":  # refuse to start rather than forget every revocation
+            raise RuntimeError(f"{self.target} is damaged ({check}); restore a backup (docs/deploy.md)")
+        return True
+
+    def open(self) -> None:
+        """Watch the working database; the app has created it by now."""
+        self._conn = sqlite3.connect(self.db, check_same_thread=False)  # used under `_lock` only
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    async def save(self) -> bool:
+        """Snapshot and commit if the database changed since the last save; True if it did."""
+        async with self._lock:
+            if self._conn is None:
+                return False
+            version = await asyncio.to_thread(self._version)
+            if version == self._saved:
+                return False
+            start = time.perf_counter()
+            size = await asyncio.to_thread(self._write)
+            if self.commit is not None:
+                await asyncio.to_thread(self.commit)
+            self._saved = version
+        logger.info(
+            "volume: database saved {} bytes={} {:.0f}ms",
+            self.target,
+            size,
+            (time.perf_counter() - start) * 1000,
+        )
+        return True
+
+    def _version(self) -> int:
+        assert self._conn is not None
+        # changes whenever another connection (the app's) commits a change to the file
+        return int(self._conn.execute("PRAGMA data_version").fetchone()[0])
+
+    def _write(self) -> int:
+        assert self._conn is not None
+        self.target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.target.with_name(self.target.name + ".tmp")
+        tmp.unlink(missing_ok=True)
+        dst = sqlite3.connect(tmp)
+        try:
+            self._conn.backup(dst)  # one step: a consistent read of the live (WAL) database
+            dst.execute("PRAGMA journal_mode=DELETE")  # one standalone file, no -wal beside it
+        finally:
+            dst.close()
+        with tmp.open("rb+") as f:
+            os.fsync(f.fileno())
+        tmp.chmod(0o600)
+        os.replace(tmp, self.target)  # a background commit sees the old snapshot or the new one
+        return self.target.stat().st_size
+
+
+class PersistOnVolume:
+    """Around the app's lifespan: save every `interval` seconds once started, and last after it stops."""
+
+    def __init__(self, app: ASGIApp, snapshots: Snapshots, interval: float = COMMIT_INTERVAL) -> None:
+        self.app = app
+        self.snapshots = snapshots
+        self.interval = interval
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "lifespan":
+            await self.app(scope, receive, send)
+            return
+
+        async def receive_hook() -> Message:
+            message = await receive()
+            if message["type"] == "lifespan.shutdown":
+                await self._stop()
+            return message
+
+        async def send_hook(message: Message) -> None:
+            if message["type"] == "lifespan.startup.complete":
+                self.snapshots.open()
+                self._stopping = asyncio.Event()
+                self._task = asyncio.create_task(self._run())
+            elif message["type"] == "lifespan.shutdown.complete":
+                try:
+                    await self.snapshots.save()  # the app has closed its database: this is the last word
+                except Exception as exc:  # noqa: BLE001 - tell the platform; don't hide it
+                    logger.exception("volume: the final save failed")
+                    message = {"type": "lifespan.shutdown.failed", "message": f"volume save failed: {exc!r}"}
+                finally:
+                    self.snapshots.close()
+            await send(message)
+
+        try:
+            await self.app(scope, receive_hook, send_hook)
+        finally:
+            await self._stop()
+
+    async def _run(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self.interval)
+            if self._stopping.is_set():
+                return
+            try:
+                await self.snapshots.save()
+            except Exception:  # noqa: BLE001 - keep trying; the next tick saves whatever is pending
+                logger.exception("volume: save failed; retrying in {}s", self.interval)
+
+    async def _stop(self) -> None:
+        """Stop the loop between saves, never in the middle of one (its thread would run on)."""
+        self._stopping.set()
+        task, self._task = self._task, None
+        if task is not None:
+            await task
+
+
+class EndStreamsBefore:
+    """End each `GET /api/stream` response cleanly after `limit` seconds, before the platform cuts it.
+
+    The stream sees a client disconnect (its clean-up runs), the body is closed properly, and the page
+    reconnects with its last event id, which replays anything published in between.
+    """
+
+    def __init__(self, app: ASGIApp, limit: float, path: str = "/api/stream") -> None:
+        self.app = app
+        self.limit = limit
+        self.path = path
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] != self.path:
+            await self.app(scope, receive, send)
+            return
+        loop = asyncio.get_running_loop()
+        deadline: asyncio.Future[None] = loop.create_future()  # a future, not an Event: no task per stream
+        timer = loop.call_later(self.limit, _settle, deadline)
+        started = finished = False
+
+        async def receive_until() -> Message:
+            if deadline.done():
+                return {"type": "http.disconnect"}
+            get = asyncio.ensure_future(receive())
+            try:
+                await asyncio.wait((get, deadline), return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                if not get.done():
+                    get.cancel()
+            if get.done() and not get.cancelled():
+                return get.result()
+            return {"type": "http.disconnect"}
+
+        async def send_tracked(message: Message) -> None:
+            nonlocal started, finished
+            if message["type"] == "http.response.start":
+                started = True
+            elif message["type"] == "http.response.body" and not message.get("more_body", False):
+                finished = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive_until, send_tracked)
+        finally:
+            timer.cancel()
+        if started and not finished and deadline.done():
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+def _settle(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+def build_app(
+    data_dir: Path | None,
+    environ: Mapping[str, str],
+    *,
+    commit: Callable[[], object] | None = None,
+    work_dir: Path | None = None,
+    interval: float = COMMIT_INTERVAL,
+    stream_limit: float = STREAM_LIMIT,
+) -> ASGIApp:
+    """The ASGI app Modal serves. `data_dir` is the mounted Volume, or None when Redis holds the state."""
+    env = {**MODAL_DEFAULTS, **environ}
+    if not env.get("LIVE2D_NOTIFY_SECRET_KEYS"):
+        raise SettingsError(
+            f"LIVE2D_NOTIFY_SECRET_KEYS is not set: on Modal the signing keys come from the modal.Secret "
+            f"{SECRET_NAME!r} (docs/deploy.md), so that every container verifies the same tokens."
+        )
+    if data_dir is None:
+        return EndStreamsBefore(create_app(Settings.from_env(env)), stream_limit)
+    work = work_dir or Path(tempfile.gettempdir()) / "live2d-notify"
+    snapshots = Snapshots(work / DB_NAME, Path(data_dir) / DB_NAME, commit)
+    env["LIVE2D_NOTIFY_DB"] = str(snapshots.db)
+    app = create_app(Settings.from_env(env))  # sets up logging; opens nothing yet
+    restored = snapshots.restore()
+    logger.info("volume: {} {}", "restored from" if restored else "no snapshot yet at", snapshots.target)
+    return EndStreamsBefore(PersistOnVolume(app, snapshots, interval), stream_limit)
+
+
+# -- Modal: nothing below contacts Modal until `modal serve` / `modal deploy` --------------------------
+volume = modal.Volume.from_name(VOLUME_NAME, create_if_missing=True)
+
+image = (
+    modal.Image.debian_slim(python_version="3.11")
+    .apt_install("nodejs", "npm")
+    .add_local_file(ROOT / "static" / "package.json", "/app/static/package.json", copy=True)
+    .add_local_file(ROOT / "static" / "package-lock.json", "/app/static/package-lock.json", copy=True)
+    .run_commands("npm ci --prefix /app/static --omit=dev --no-audit --no-fund")
+    .pip_install_from_pyproject(str(ROOT / "pyproject.toml"), optional_dependencies=["redis"])
+    .add_local_file(ROOT / "pyproject.toml", "/app/pyproject.toml", copy=True)
+    .add_local_file(ROOT / "README.md", "/app/README.md", copy=True)
+    .add_local_dir(ROOT / "src", "/app/src", copy=True, ignore=["**/__pycache__", "*.egg-info"])
+    .run_commands("python -m pip install --no-deps /app")
+    .add_local_dir(ROOT / "static", "/app/static", copy=True, ignore=["node_modules"])
+    .env({"LIVE2D_NOTIFY_STATIC_DIR": "/app/static"})
+)
+
+
+def deploy_options(environ: Mapping[str, str]) -> dict[str, Any]:
+    """`app.function` arguments, decided by the deploying shell: one container unless Redis is configured.
+
+    With one container the SQLite snapshot on the Volume is the state. With LIVE2D_NOTIFY_REDIS_URL
+    exported when you deploy, Redis holds events, revocations and limits, so containers may scale,
+    no Volume is mounted, and the URL rides into the containers in a Secret of its own.
+    """
+    redis_url = environ.get("LIVE2D_NOTIFY_REDIS_URL") or None
+    secrets = [modal.Secret.from_name(SECRET_NAME)]
+    if redis_url:
+        secrets.append(modal.Secret.from_dict({"LIVE2D_NOTIFY_REDIS_URL": redis_url}))
+    return {
+        "secrets": secrets,
+        "volumes": {} if redis_url else {DATA_DIR: volume},
+        "max_containers": None if redis_url else 1,
+        "timeout": FUNCTION_TIMEOUT,
+        "scaledown_window": SCALEDOWN_WINDOW,
+    }
+
+
+app = modal.App(APP_NAME)
+
+
+@app.function(image=image, **deploy_options(os.environ))
+@modal.concurrent(max_inputs=MAX_INPUTS)
+@modal.asgi_app()
+def web() -> ASGIApp:
+    data_dir = None if os.environ.get("LIVE2D_NOTIFY_REDIS_URL") else Path(DATA_DIR)
+    return build_app(data_dir, os.environ, commit=volume.commit)
