@@ -79,7 +79,7 @@ def parse_json(body: bytes, content_type: str | None) -> Any:
     if content_type is None or not is_json(content_type):
         raise ApiError(415, "unsupported_media_type", "Send the body as 'Content-Type: application/json'.")
     try:
-        return json.loads(body.decode("utf-8"))
+        return json.loads(body.decode("utf-8-sig"))  # a leading BOM is tolerated (Cursor writes one)
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise ApiError(400, "bad_json", "The body is not valid JSON (UTF-8).") from None
 
