@@ -102,7 +102,7 @@ class Event:
             "session": fields.get("session"),
             "ts": iso(us / 1_000_000),
         }
-        payload = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+        payload = _encode(data)
         frame = f"event: agent\nid: {event_id}\ndata: {payload}\n\n".encode()
         return cls(event_id, us, data, frame)
 
@@ -110,9 +110,17 @@ class Event:
         return dict(self.fields)
 
 
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_iso_second: list[Any] = [-1, ""]  # the formatted second, reused by every event within it
+
+
 def iso(ts: float) -> str:
     """ISO 8601 UTC with milliseconds and a Z."""
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    second = int(ts)
+    if _iso_second[0] != second:
+        _iso_second[0] = second
+        _iso_second[1] = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{_iso_second[1]}.{int(ts * 1000) % 1000:03d}Z"
 
 
 def control_frame(event: str, data: dict[str, Any], retry_ms: int | None = None) -> bytes:

@@ -10,10 +10,9 @@ from __future__ import annotations
 import random
 import time
 
-from loguru import logger
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from live2d_notify.logs import request_id, trace_id
+from live2d_notify.logs import access_log, request_id, trace_id
 
 _HEX = frozenset("0123456789abcdef")
 _ids = random.Random()  # ids need to be unique, not secret: no system call per request
@@ -58,7 +57,7 @@ class RequestLog:
                 status = message["status"]
                 message["headers"] = [*message.get("headers", []), header]
                 if scope["path"].startswith("/api/stream") and status == 200:
-                    logger.info("{} {} {} stream opened", scope["method"], scope["path"], status)
+                    access_log.write(f"{scope['method']} {scope['path']} {status} stream opened")
             await send(message)
 
         try:
@@ -68,6 +67,6 @@ class RequestLog:
             svc = getattr(scope["app"].state, "services", None) if "app" in scope else None
             if svc is not None:
                 svc.metrics.count_request(status or 500)
-            logger.info("{} {} {} {:.1f}ms", scope["method"], scope["path"], status or 500, ms)
+            access_log.write(f"{scope['method']} {scope['path']} {status or 500} {ms:.1f}ms")
             request_id.reset(token)
             trace_id.reset(trace_token)
