@@ -23,9 +23,7 @@ from typing import Any, NamedTuple
 
 ROOT = Path(__file__).resolve().parent / "fixtures" / "payloads"
 SECRETS: tuple[str, ...] = tuple(
-    line
-    for line in (ROOT / "SECRETS.txt").read_text(encoding="utf-8").splitlines()
-    if line and line[0] != "#"
+    line for line in (ROOT / "SECRETS.txt").read_text(encoding="utf-8").splitlines() if line and line[0] != "#"
 )
 EXPECTED: dict[str, dict[str, str | None] | None] = json.loads((ROOT / "EXPECTED.json").read_text("utf-8"))
 

@@ -115,9 +115,7 @@ def refused_url() -> str:
     return f"http://127.0.0.1:{port}"  # nothing listens there any more: connection refused
 
 
-def environment(
-    tmp_path: Path, url: str | None = None, token: str | None = TOKEN, **extra: str
-) -> dict[str, str]:
+def environment(tmp_path: Path, url: str | None = None, token: str | None = TOKEN, **extra: str) -> dict[str, str]:
     """What an agent hands its hook: a home, PATH, and the kind of secret Gemini passes along."""
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
@@ -141,9 +139,7 @@ class Run:
     seconds: float
 
 
-def run_hook(
-    args: list[str], env: dict[str, str], stdin: bytes = b"", command: list[str] | None = None
-) -> Run:
+def run_hook(args: list[str], env: dict[str, str], stdin: bytes = b"", command: list[str] | None = None) -> Run:
     """Run the hook the way an agent does, from process start to exit (and EOF on its pipes)."""
     start = time.monotonic()
     done = subprocess.run(
@@ -188,6 +184,12 @@ def test_hook_sends_only_the_small_event(case: Payload, recorder: Recorder, tmp_
     assert_prompt_and_silent(result)
     assert case.expected is not None
     assert_event(recorder.next(), case.expected)
+
+
+def test_a_host_name_is_resolved(recorder: Recorder, tmp_path: Path) -> None:
+    url = recorder.url.replace("127.0.0.1", "localhost")  # may resolve to ::1 first: the next address is tried
+    assert_prompt_and_silent(run_hook(["claude"], environment(tmp_path, url), STOP))
+    assert_event(recorder.next(), hooks.normalise("claude", json.loads(STOP)) or {})
 
 
 def test_hook_returns_at_once_when_the_server_refuses_connections(tmp_path: Path) -> None:
@@ -254,9 +256,7 @@ def test_config_file_is_used_when_the_environment_has_none(
 
 
 def test_detail_is_opt_in(recorder: Recorder, tmp_path: Path) -> None:
-    payload = json.dumps(
-        {"hook_event_name": "PreToolUse", "tool_name": "Bash", "tool_input": {"command": "pytest -x"}}
-    )
+    payload = json.dumps({"hook_event_name": "PreToolUse", "tool_name": "Bash", "tool_input": {"command": "pytest -x"}})
     assert_prompt_and_silent(run_hook(["claude"], environment(tmp_path, recorder.url), payload.encode()))
     assert json.loads(recorder.next().body)["title"] == "Running a command"
     env = environment(tmp_path, recorder.url, **{hooks.ENV_DETAIL: "1"})
@@ -289,9 +289,7 @@ def test_a_large_payload_is_drained_and_delivered(recorder: Recorder, tmp_path: 
         "tool_name": "Read",
         "tool_response": "x" * 4_000_000,
     }
-    assert_prompt_and_silent(
-        run_hook(["claude"], environment(tmp_path, recorder.url), json.dumps(payload).encode())
-    )
+    assert_prompt_and_silent(run_hook(["claude"], environment(tmp_path, recorder.url), json.dumps(payload).encode()))
     assert json.loads(recorder.next().body)["title"] == "File read"
 
 

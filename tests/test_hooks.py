@@ -222,9 +222,7 @@ HOSTILE: list[object] = [
 def test_hostile_payloads_never_raise(source: str, payload: object) -> None:
     for detail in (False, True):
         event = hooks.normalise(source, payload, detail=detail)
-        assert (
-            event is None or (tuple(event) == FIELDS and event["type"] in hooks.TYPES) or source == "generic"
-        )
+        assert event is None or (tuple(event) == FIELDS and event["type"] in hooks.TYPES) or source == "generic"
 
 
 def test_copilot_events_are_inferred_when_the_command_line_gives_none() -> None:
@@ -233,9 +231,7 @@ def test_copilot_events_are_inferred_when_the_command_line_gives_none() -> None:
         if not c.args:
             continue
         inferred = hooks.normalise("copilot", c.payload)
-        if (
-            c.args[0] == "permissionRequest"
-        ):  # same fields as preToolUse: only the command line tells them apart
+        if c.args[0] == "permissionRequest":  # same fields as preToolUse: only the command line tells them apart
             assert inferred and inferred["type"] == "progress"
         else:
             assert inferred == c.expected, c.key
@@ -247,9 +243,7 @@ def test_copilot_vs_code_format_uses_its_pascal_case_names() -> None:
 
 
 def test_generic_passes_only_whitelisted_string_fields() -> None:
-    event = hooks.normalise(
-        "generic", {"type": "info", "title": 5, "message": "hi", "cwd": "/home/alice", "x": 1}
-    )
+    event = hooks.normalise("generic", {"type": "info", "title": 5, "message": "hi", "cwd": "/home/alice", "x": 1})
     assert event == {
         "type": "info",
         "source": "generic",
@@ -297,9 +291,7 @@ def imported(*args: str) -> set[str]:
         check=True,
     )
     lines = done.stderr.decode().splitlines()
-    return {line.rpartition("|")[2].strip() for line in lines if line.startswith("import time:")} - {
-        "package"
-    }
+    return {line.rpartition("|")[2].strip() for line in lines if line.startswith("import time:")} - {"package"}
 
 
 def test_the_hook_parent_imports_nothing_beyond_a_bare_interpreter() -> None:
@@ -337,9 +329,7 @@ def test_the_childs_light_json_encoder_round_trips() -> None:
         "title": 'é "quoted"\n\x00\ud7ff',
         "session": "s",
     }
-    assert json.loads(hooks._dumps(event)) == {
-        key: value for key, value in event.items() if value is not None
-    }
+    assert json.loads(hooks._dumps(event)) == {key: value for key, value in event.items() if value is not None}
 
 
 @pytest.mark.parametrize(

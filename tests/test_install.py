@@ -84,24 +84,17 @@ EXISTING: dict[str, dict[str, str]] = {
             {
                 "security": {"auth": {"selectedType": "gemini-api-key"}},
                 "hooksConfig": {"enabled": True},
-                "hooks": {
-                    "BeforeTool": [{"matcher": "write_file", "hooks": [{**THEIR_HOOK, "timeout": 1000}]}]
-                },
+                "hooks": {"BeforeTool": [{"matcher": "write_file", "hooks": [{**THEIR_HOOK, "timeout": 1000}]}]},
             }
         )
     },
     "cursor": {
-        ".cursor/hooks.json": dumps(
-            {"version": 1, "hooks": {"beforeShellExecution": [{"command": "./audit.sh"}]}}
-        )
+        ".cursor/hooks.json": dumps({"version": 1, "hooks": {"beforeShellExecution": [{"command": "./audit.sh"}]}})
     },
-    "copilot": {
-        ".copilot/hooks/audit.json": dumps({"version": 1, "hooks": {"preToolUse": [{"bash": "./a.sh"}]}})
-    },
+    "copilot": {".copilot/hooks/audit.json": dumps({"version": 1, "hooks": {"preToolUse": [{"bash": "./a.sh"}]}})},
     "opencode": {".config/opencode/plugins/other.js": "export const Other = async () => ({})\n"},
     "aider": {
-        ".aider.conf.yml": "# aider settings\nmodel: sonnet\nauto-commits: false\n"
-        "lint-cmd:\n  - python: flake8\n"
+        ".aider.conf.yml": "# aider settings\nmodel: sonnet\nauto-commits: false\nlint-cmd:\n  - python: flake8\n"
     },
 }
 MALFORMED: dict[str, tuple[str, str]] = {  # path: content we must refuse and leave as it is
@@ -157,9 +150,7 @@ CLIS = list(install.CLIS)
 
 
 @pytest.mark.parametrize("cli", CLIS)
-def test_install_merges_and_keeps_everything_else(
-    cli: str, home: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_install_merges_and_keeps_everything_else(cli: str, home: Path, capsys: pytest.CaptureFixture[str]) -> None:
     seed(home, cli)
     before = snapshot(home)
     code, _, err = run([cli], capsys)
@@ -238,11 +229,7 @@ def test_uninstall_restores_the_original(cli: str, home: Path, capsys: pytest.Ca
     assert run([cli], capsys)[0] == 0
     code, _, err = run([cli, "--uninstall"], capsys)
     assert (code, err) == (0, "")
-    now = {
-        name: data
-        for name, data in snapshot(home).items()
-        if ".bak-" not in name and "live2d-notify/" not in name
-    }
+    now = {name: data for name, data in snapshot(home).items() if ".bak-" not in name and "live2d-notify/" not in name}
     assert now == original
 
 
@@ -258,9 +245,7 @@ def test_install_then_uninstall_on_a_fresh_home_leaves_no_settings(
 
 
 @pytest.mark.parametrize("cli", CLIS)
-def test_malformed_file_is_refused_and_left_untouched(
-    cli: str, home: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_malformed_file_is_refused_and_left_untouched(cli: str, home: Path, capsys: pytest.CaptureFixture[str]) -> None:
     relative, text = MALFORMED[cli]
     path = home / relative
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -273,9 +258,7 @@ def test_malformed_file_is_refused_and_left_untouched(
 
 
 @pytest.mark.parametrize("cli", CLIS)
-def test_dry_run_prints_the_diff_and_writes_nothing(
-    cli: str, home: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_dry_run_prints_the_diff_and_writes_nothing(cli: str, home: Path, capsys: pytest.CaptureFixture[str]) -> None:
     seed(home, cli)
     before = snapshot(home)
     code, out, err = run([cli, "--dry-run", "--url", "http://127.0.0.1:8000", "--token", TOKEN], capsys)
@@ -301,9 +284,7 @@ def test_project_level_writes_into_the_current_directory(
         "aider": {".aider.conf.yml"},
     }[cli]
     assert project == expected
-    assert not any(
-        relative.startswith(".") and "live2d-notify/" not in relative for relative in snapshot(home)
-    )
+    assert not any(relative.startswith(".") and "live2d-notify/" not in relative for relative in snapshot(home))
 
 
 def test_url_and_token_go_to_a_private_config_file(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -330,12 +311,8 @@ def test_env_url_and_token_are_written_too(
     assert stored == {"url": "https://live2d.example", "token": TOKEN}
 
 
-@pytest.mark.parametrize(
-    ("option", "value"), [("--url", "ftp://x"), ("--url", "localhost:8000"), ("--token", "a b")]
-)
-def test_bad_url_or_token_is_refused(
-    option: str, value: str, home: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+@pytest.mark.parametrize(("option", "value"), [("--url", "ftp://x"), ("--url", "localhost:8000"), ("--token", "a b")])
+def test_bad_url_or_token_is_refused(option: str, value: str, home: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(["claude", option, value], capsys)
     assert code == 1 and option in err
     assert not (home / ".claude").exists()
@@ -349,9 +326,7 @@ def test_without_a_server_configured_install_says_what_is_missing(
     assert "--url URL --token TOKEN" in out and "restart cursor" in out.lower()
 
 
-def test_codex_refuses_to_replace_someone_elses_notify(
-    home: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_codex_refuses_to_replace_someone_elses_notify(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
     config = home / ".codex" / "config.toml"
     config.parent.mkdir()
     theirs = 'notify = [\n  "notify-send",\n  "Codex",\n]\nmodel = "gpt-5"\n\n[tui]\nnotifications = true\n'
@@ -410,9 +385,7 @@ def test_unknown_cli_is_a_usage_error(home: Path) -> None:
 @pytest.mark.parametrize("cli", CLIS)
 def test_snippet_holds_the_command_for_pasting(cli: str) -> None:
     text = install.snippet(cli, "/usr/bin/python3 /home/me/.config/live2d-notify/hook.py")
-    assert (
-        f"/home/me/.config/live2d-notify/hook.py{'' if cli in ('codex', 'opencode') else ' ' + cli}" in text
-    )
+    assert f"/home/me/.config/live2d-notify/hook.py{'' if cli in ('codex', 'opencode') else ' ' + cli}" in text
     if cli in ("claude", "gemini", "cursor", "copilot"):
         document = json.loads(text)
         assert all(isinstance(groups, list) for groups in document["hooks"].values())
@@ -453,9 +426,7 @@ def test_opencode_plugin_forwards_only_labels_and_never_waits(tmp_path: Path) ->
     cases = list(iter_payloads("opencode"))
     tool_hooks = ("chat.message", "tool.execute.before", "tool.execute.after")
     calls = [
-        [c.payload["type"], c.payload["properties"]]
-        if c.payload["type"] in tool_hooks
-        else ["event", c.payload]
+        [c.payload["type"], c.payload["properties"]] if c.payload["type"] in tool_hooks else ["event", c.payload]
         for c in cases
     ]
     with socket.create_server(("127.0.0.1", 0)) as server:

@@ -192,6 +192,12 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
         stderr_sink.drain()
 
 
+class _App(Starlette):
+    def build_middleware_stack(self) -> ASGIApp:
+        """The fast path goes outside everything else (see fastpath.py)."""
+        return FastPath(super().build_middleware_stack(), self)
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_env()
     setup_logging(settings.log_format, settings.log_level)
@@ -207,8 +213,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 max_age=600,
             )
         )
-    middleware.append(Middleware(FastPath))  # innermost: after CORS and the request log
-    app = Starlette(
+    app = _App(
         routes=routes,
         middleware=middleware,
         exception_handlers={

@@ -49,8 +49,7 @@ _TOOLS = {
     "edit": "edit multiedit multi_edit write notebookedit apply_patch write_file replace create str_replace "
     "str_replace_editor strreplace edit_file search_replace patch delete delete_file",
     "read": "read notebookread read_file read_many_files view view_image ls list list_dir list_directory",
-    "search": "grep glob rg search_file_content codebase_search codesearch file_search grep_search "
-    "toolsearch find",
+    "search": "grep glob rg search_file_content codebase_search codesearch file_search grep_search toolsearch find",
     "web": "webfetch websearch web_fetch web_search google_web_search fetch networkaccess",
     "agent": "task agent delegate_to_agent subagent",
     "plan": "exitplanmode enterplanmode update_plan plan",
@@ -195,9 +194,7 @@ def _detail(category: str, args: object) -> str | None:
     if category == "command":
         return _program(_get(args, "command", "cmd"))
     if category in ("edit", "read"):
-        return _basename(
-            _get(args, "file_path", "filePath", "path", "notebook_path", "absolute_path", "target_file")
-        )
+        return _basename(_get(args, "file_path", "filePath", "path", "notebook_path", "absolute_path", "target_file"))
     return None
 
 
@@ -581,7 +578,7 @@ def normalise(source: str, payload: object, *, detail: bool = False) -> Event | 
         raise UnknownSource(source)
     try:
         event = adapter(payload, detail)
-    except Exception:  # a payload must never crash the hook or the server
+    except Exception:  # noqa: BLE001 - a payload must never crash the hook or the server
         return None
     if event is not None:
         event["source"] = source
@@ -891,7 +888,7 @@ def main(argv: list[str]) -> int:
             _send_from_stdin()
         elif mode == "--dry-run":
             _dry_run(argv[1:])
-    except BaseException:  # the agent must see exit 0 and an empty stderr, whatever happens
+    except BaseException:  # noqa: BLE001 - the agent must see exit 0 and an empty stderr, whatever happens
         pass
     return 0
 

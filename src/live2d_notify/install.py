@@ -116,9 +116,7 @@ COPILOT_EVENTS = (
     "sessionStart userPromptSubmitted preToolUse permissionRequest postToolUse postToolUseFailure agentStop "
     "subagentStart subagentStop errorOccurred notification preCompact sessionEnd"
 )
-TOOL_EVENTS = (
-    "PreToolUse PostToolUse PostToolUseFailure PermissionRequest PermissionDenied BeforeTool AfterTool"
-)
+TOOL_EVENTS = "PreToolUse PostToolUse PostToolUseFailure PermissionRequest PermissionDenied BeforeTool AfterTool"
 EVERY_TOOL = dict.fromkeys(TOOL_EVENTS.split(), "*")
 
 
@@ -159,8 +157,7 @@ def cursor_hooks(command: str) -> dict[str, Group]:
 def copilot_file(command: str) -> dict[str, Any]:
     """camelCase payloads don't name their event, so each entry passes it as an argument."""
     entries = {
-        event: [{"type": "command", "bash": f"{command} {event}", "timeoutSec": 5}]
-        for event in COPILOT_EVENTS.split()
+        event: [{"type": "command", "bash": f"{command} {event}", "timeoutSec": 5}] for event in COPILOT_EVENTS.split()
     }
     return {"version": 1, "hooks": entries}
 
@@ -278,9 +275,7 @@ def _load_json(path: Path, text: str | None) -> dict[str, Any]:
     try:
         value = json.loads(text)
     except ValueError as exc:
-        raise InstallError(
-            f"{path} is not valid JSON ({exc}); fix it or move it away, nothing was changed"
-        ) from None
+        raise InstallError(f"{path} is not valid JSON ({exc}); fix it or move it away, nothing was changed") from None
     if not isinstance(value, dict):
         raise InstallError(f"{path} is not a JSON object; nothing was changed")
     hooks_value = value.get("hooks", {})
@@ -330,9 +325,7 @@ def _toml(path: Path, text: str) -> dict[str, Any]:
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise InstallError(
-            f"{path} is not valid TOML ({exc}); fix it or move it away, nothing was changed"
-        ) from None
+        raise InstallError(f"{path} is not valid TOML ({exc}); fix it or move it away, nothing was changed") from None
 
 
 def _notify_span(lines: list[str], value: object) -> tuple[int, int] | None:
@@ -412,9 +405,7 @@ def _aider_config(path: Path, text: str | None, command: str, uninstall: bool, f
             continue
         found = _YAML_KEY.match(line.split(" #", 1)[0].rstrip())
         if not found:
-            raise InstallError(
-                f"{path}:{number + 1}: not a `key: value` line of a YAML mapping; nothing was changed"
-            )
+            raise InstallError(f"{path}:{number + 1}: not a `key: value` line of a YAML mapping; nothing was changed")
         keys.setdefault(found.group(1), []).append(number)
     for key in ("notifications", "notifications-command"):
         if len(keys.get(key, [])) > 1:
@@ -641,21 +632,13 @@ def _parser() -> argparse.ArgumentParser:
         description="Write the live2d-notify hook into a coding agent's settings (merged, backed up).",
     )
     parser.add_argument("cli", choices=CLIS)
-    parser.add_argument(
-        "--project", action="store_true", help="this directory's settings, not your user settings"
-    )
+    parser.add_argument("--project", action="store_true", help="this directory's settings, not your user settings")
     parser.add_argument("--uninstall", action="store_true", help="remove exactly the entries install added")
     parser.add_argument("--dry-run", action="store_true", help="print the change as a diff, write nothing")
-    parser.add_argument(
-        "--force", action="store_true", help="replace a notify / notifications-command not ours"
-    )
-    parser.add_argument(
-        "--snippet", action="store_true", help="print the block to paste by hand, write nothing"
-    )
+    parser.add_argument("--force", action="store_true", help="replace a notify / notifications-command not ours")
+    parser.add_argument("--snippet", action="store_true", help="print the block to paste by hand, write nothing")
     parser.add_argument("--url", help=f"server URL for the hook's config file (or ${hooks.ENV_URL})")
-    parser.add_argument(
-        "--token", help=f"hook token (l2n_hook_…) for the config file (or ${hooks.ENV_TOKEN})"
-    )
+    parser.add_argument("--token", help=f"hook token (l2n_hook_…) for the config file (or ${hooks.ENV_TOKEN})")
     parser.add_argument(
         "--detail",
         action=argparse.BooleanOptionalAction,

@@ -3,12 +3,15 @@
 The line names method, path (never the query string: stream tickets live there), status and time.
 A `traceparent` header is accepted (else a trace is started) and its trace id rides with the event
 through the broker, so one event can be followed from its POST to its delivery on any process.
+`begin`/`end` are shared with fastpath.py, which does the same for the requests it answers itself.
 """
 
 from __future__ import annotations
 
 import random
 import time
+from contextvars import Token
+from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -28,6 +31,57 @@ def parse_traceparent(value: str) -> str | None:
     return parts[1]
 
 
+class RequestScope:
+    """One request's ids, set in the context for every log line written while it runs."""
+
+    __slots__ = ("_rid_token", "_trace_token", "header", "scope", "start", "status")
+
+    def __init__(self, scope: Scope, rid: str, trace: str | None) -> None:
+        if not rid or len(rid) > 64 or not rid.replace("-", "").isalnum():
+            rid = f"{_ids.getrandbits(64):016x}"
+        self.scope = scope
+        self._rid_token: Token[str] = request_id.set(rid)
+        self._trace_token: Token[str] = trace_id.set(trace or f"{_ids.getrandbits(128):032x}")
+        self.header = (b"x-request-id", rid.encode())
+        self.start = time.perf_counter()
+        self.status = 0
+
+    def end(self, services: Any) -> None:
+        scope = self.scope
+        status = self.status or 500
+        if services is not None:
+            services.metrics.count_request(status)
+        ms = (time.perf_counter() - self.start) * 1000
+        access_log.write(f"{scope['method']} {scope['path']} {status} {ms:.1f}ms")
+        request_id.reset(self._rid_token)
+        trace_id.reset(self._trace_token)
+
+
+def begin(scope: Scope) -> RequestScope:
+    rid = ""
+    trace: str | None = None
+    for name, value in scope["headers"]:
+        if name == b"x-request-id":
+            rid = value.decode("latin-1")
+        elif name == b"traceparent":
+            trace = parse_traceparent(value.decode("latin-1"))
+    return RequestScope(scope, rid, trace)
+
+
+def logging_send(req: RequestScope, send: Send) -> Send:
+    """Note the status, add the request id header, and log when a stream opens."""
+
+    async def send_wrapper(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            req.status = status = message["status"]
+            message["headers"] = [*message.get("headers", []), req.header]
+            if status == 200 and req.scope["path"] == "/api/stream":
+                access_log.write(f"{req.scope['method']} {req.scope['path']} {status} stream opened")
+        await send(message)
+
+    return send_wrapper
+
+
 class RequestLog:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -36,37 +90,9 @@ class RequestLog:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        rid = ""
-        trace: str | None = None
-        for name, value in scope["headers"]:
-            if name == b"x-request-id":
-                rid = value.decode("latin-1")[:64]
-            elif name == b"traceparent":
-                trace = parse_traceparent(value.decode("latin-1"))
-        trace_token = trace_id.set(trace or f"{_ids.getrandbits(128):032x}")
-        if not rid or not rid.replace("-", "").isalnum():
-            rid = f"{_ids.getrandbits(64):016x}"
-        token = request_id.set(rid)
-        start = time.perf_counter()
-        status = 0
-        header = (b"x-request-id", rid.encode())
-
-        async def send_wrapper(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                message["headers"] = [*message.get("headers", []), header]
-                if scope["path"].startswith("/api/stream") and status == 200:
-                    access_log.write(f"{scope['method']} {scope['path']} {status} stream opened")
-            await send(message)
-
+        req = begin(scope)
         try:
-            await self.app(scope, receive, send_wrapper)
+            await self.app(scope, receive, logging_send(req, send))
         finally:
-            ms = (time.perf_counter() - start) * 1000
-            svc = getattr(scope["app"].state, "services", None) if "app" in scope else None
-            if svc is not None:
-                svc.metrics.count_request(status or 500)
-            access_log.write(f"{scope['method']} {scope['path']} {status or 500} {ms:.1f}ms")
-            request_id.reset(token)
-            trace_id.reset(trace_token)
+            app = scope.get("app")
+            req.end(getattr(app.state, "services", None) if app is not None else None)
