@@ -53,7 +53,8 @@ def validate(body: Any) -> dict[str, str | None]:
             continue
         if not isinstance(value, str):
             raise InvalidEvent(name, f"'{name}' must be a string.")
-        value = clean(value)
+        if not value.isprintable():  # the fast common case skips the regular expression
+            value = clean(value)
         if len(value) > LIMITS[name]:
             raise InvalidEvent(name, f"'{name}' is longer than {LIMITS[name]} characters.")
         out[name] = value or None

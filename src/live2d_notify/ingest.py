@@ -150,10 +150,7 @@ async def handle_publish(svc: Services, scope: Scope, receive: Receive) -> Reply
             svc.audit.record(AuditRow(time.time(), claims.user_id if claims else None,
                                       claims.token_id if claims else None, None, None, exc.code))
         return error_reply(exc)
-    if source is None:
-        svc.metrics.accepted_api.inc()
-    else:
-        svc.metrics.accepted_hook.inc()
+    svc.metrics.hot.accepted["api" if source is None else "hook"] += 1
     if event is None:
         return 202, b'{"ignored":true}', {}
     if source is None:
@@ -172,7 +169,7 @@ async def _publish(svc: Services, claims: Claims, fields: dict[str, str | None])
     except BrokerUnavailable:
         raise ApiError(503, "unavailable", "The event broker is unreachable; try again shortly.",
                        headers={"Retry-After": "1"}) from None
-    svc.metrics.publish_latency.observe(max(0.0, time.time() - event.us / 1_000_000))
+    svc.metrics.hot.observe_latency(max(0.0, time.time() - event.us / 1_000_000))
     if svc.audit is not None:
         svc.audit.record(AuditRow(event.us / 1e6, claims.user_id, claims.token_id, fields["type"],
                                   fields["source"], "accepted"))
