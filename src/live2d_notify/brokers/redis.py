@@ -23,7 +23,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from loguru import logger
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError
 
 from live2d_notify.brokers.base import BrokerUnavailable
 from live2d_notify.events import Event
@@ -92,6 +92,8 @@ class RedisBroker:
         self._slots: dict[str, str] = {}  # member → user_id, this process's open streams
         self._tasks: list[asyncio.Task[None]] = []
         self._subscribed = asyncio.Event()
+        self._batch: list[tuple[str, list[str | int], asyncio.Future[bytes]]] = []
+        self._flusher: asyncio.Future[None] | None = None
         self.connected = False
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -126,14 +128,44 @@ class RedisBroker:
 
     # -- events -----------------------------------------------------------------------------
     async def publish(self, user_id: str, fields: dict[str, str | None]) -> Event:
+        """Queue the event for the next batch: every publish of one loop turn shares one pipeline,
+        so a burst costs one round trip to Redis rather than one each."""
         body = json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
         args: list[str | int] = [int(self.hub.replay_age * 1000), self.hub.replay_size, user_id, body, trace_id.get()]
-        try:
-            rid = await self._publish(keys=[_ring(user_id), EVENTS], args=args)
-        except (RedisError, OSError) as exc:
-            raise BrokerUnavailable(str(type(exc).__name__)) from exc
+        future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        self._batch.append((user_id, args, future))
+        if len(self._batch) == 1:
+            self._flusher = asyncio.ensure_future(self._flush())
+        rid = await future
         eid, us = event_id(rid.decode())
         return Event.from_parts(eid, us, fields)
+
+    async def _flush(self) -> None:
+        await asyncio.sleep(0)  # let this turn's other publishes join the batch
+        batch, self._batch = self._batch, []
+        results = await self._run_batch(batch)
+        if any(isinstance(r, NoScriptError) for r in results):  # Redis restarted: load it, try once more
+            with contextlib.suppress(RedisError, OSError):
+                await self.redis.script_load(_PUBLISH)
+            results = await self._run_batch(batch)
+        for (_, _, future), result in zip(batch, results, strict=True):
+            if future.done():
+                continue
+            if isinstance(result, BaseException):
+                future.set_exception(BrokerUnavailable(type(result).__name__))
+            else:
+                future.set_result(result)
+
+    async def _run_batch(self, batch: list[tuple[str, list[str | int], asyncio.Future[bytes]]]) -> list[Any]:
+        # EVALSHA straight into a pipeline: a pipeline holding Script objects would ask SCRIPT EXISTS
+        # on every execute, doubling the round trips.
+        try:
+            pipe = self.redis.pipeline(transaction=False)
+            for user_id, args, _ in batch:
+                pipe.evalsha(self._publish.sha, 2, _ring(user_id), EVENTS, *args)
+            return list(await pipe.execute(raise_on_error=False))
+        except (RedisError, OSError) as exc:
+            return [exc] * len(batch)
 
     async def history(self, user_id: str) -> list[Event] | None:
         try:

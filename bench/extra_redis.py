@@ -1,0 +1,170 @@
+"""`make bench`, several processes: hook POSTs/s with 2 workers + Redis against one process, and
+publish→receive latency across processes (streams on one, POSTs to the other) at 2,000 events/s.
+
+Targets (issue 6): 2 workers ≥ 1.8× the single-process figure measured in this same run; p99 across
+processes ≤ 10 ms. This machine has 2 cores, shared by the servers, redis-server and the load
+generator, so the scaling figure here is a floor: say so beside it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from harness import BENCH, RESULTS, SERVICE_ENV, Server, cpu_seconds, free_port, pin_client
+from loadgen import Pool, Publisher, SseConn, create_users, open_streams, percentiles, settle
+from scenarios import hook_throughput
+
+KEYS = "bench-key-1,bench-key-2"
+SKIPPED = 77
+
+
+@contextlib.contextmanager
+def redis_server(tmp: Path) -> Iterator[str]:
+    port = free_port()
+    proc = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+         "--dir", str(tmp)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError), __import__("socket").create_connection(("127.0.0.1", port), 0.2):
+                break
+            time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+class Unpinned(Server):
+    """A server allowed on every core (several workers must spread out)."""
+
+    def __init__(self, name: str, argv: list[str], env: dict[str, str], log: Path, cpus: str) -> None:
+        self.name = name
+        self.port = free_port()
+        self.log = log
+        self._cleanup = None
+        log.parent.mkdir(parents=True, exist_ok=True)
+        self._logf = log.open("wb")
+        self.proc = subprocess.Popen(
+            ["taskset", "-c", cpus, *argv, "--host", "127.0.0.1", "--port", str(self.port)],
+            env={**os.environ, **env}, stdout=self._logf, stderr=subprocess.STDOUT, cwd=BENCH.parent,
+            start_new_session=True,
+        )
+        self.pid = self.proc.pid
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGINT)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        self._logf.close()
+
+    def tree_cpu(self) -> float:
+        total = 0.0
+        for pid in [self.pid, *_children(self.pid)]:
+            with contextlib.suppress(OSError):
+                total += cpu_seconds(pid)
+        return total
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for p in Path("/proc").iterdir():
+        if p.name.isdigit():
+            with contextlib.suppress(OSError):
+                if int((p / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    out.append(int(p.name))
+    return out
+
+
+def serve(extra: list[str]) -> list[str]:
+    return [sys.executable, "-m", "live2d_notify", "serve", *extra]
+
+
+async def cross_latency(stream_port: int, publish_port: int, users: int = 1000, rate: float = 2000.0,
+                        duration: float = 10.0) -> dict[str, object]:
+    samples: list[int] = []
+    seen: set[int] = set()
+
+    def sink(stream: SseConn, received: int, sent: int, seq: int, user: int) -> None:
+        if seq not in seen:
+            seen.add(seq)
+            samples.append(received - sent)
+
+    pool = await Pool.open(publish_port, 32)
+    streams: list[SseConn] = []
+    try:
+        people = await create_users(pool, users)
+        streams = await open_streams(stream_port, people, 1, sink)
+        await asyncio.sleep(0.5)
+        pub = Publisher(pool.conns, people)
+        await pub.run(rate, duration)
+        await settle(lambda: len(samples) >= len(pub.accepted), 5.0)
+    finally:
+        for s in streams:
+            s.close()
+        pool.close()
+    return {"expected": len(pub.accepted), "delivered": len(seen & set(pub.accepted)),
+            "resets": sum(s.resets for s in streams), **percentiles(samples)}
+
+
+def main() -> int:
+    if not shutil.which("redis-server") or not shutil.which("wrk"):
+        print("redis-server or wrk is not installed: skipped")
+        return SKIPPED
+    note = pin_client()
+    duration = float(os.environ.get("BENCH_REDIS_SECONDS", "8"))
+    logs = RESULTS / "logs"
+    out: dict[str, object] = {}
+    with tempfile.TemporaryDirectory(prefix="l2n-redis-") as tmp_s:
+        tmp = Path(tmp_s)
+        with Server.service(logs / "redis-single.log") as single:
+            one = hook_throughput(single, duration=duration)
+        with redis_server(tmp) as url:
+            env = {**SERVICE_ENV, "LIVE2D_NOTIFY_REDIS_URL": url, "LIVE2D_NOTIFY_SECRET_KEYS": KEYS,
+                   "LIVE2D_NOTIFY_DB": str(tmp / "w.db")}
+            os.sched_setaffinity(0, {0, 1})  # wrk shares the cores with the two workers
+            workers = Unpinned("workers", serve(["--workers", "2"]), env, logs / "redis-workers.log", "0,1")
+            with workers.running():
+                two = hook_throughput(workers, duration=duration)
+            a = Unpinned("a", serve([]), {**env, "LIVE2D_NOTIFY_DB": str(tmp / "a.db")}, logs / "redis-a.log", "0")
+            b = Unpinned("b", serve([]), {**env, "LIVE2D_NOTIFY_DB": str(tmp / "b.db")}, logs / "redis-b.log", "1")
+            with a.running(), b.running():
+                lat = asyncio.run(cross_latency(a.port, b.port, duration=duration))
+    ratio = two["requests_per_s"] / max(1.0, one["requests_per_s"])
+    p99 = lat.get("p99_ms")
+    print("several processes + Redis (2 cores shared by 2 workers, redis-server and the load generator)")
+    print(f"  hook POSTs/s, 1 process (core 0, wrk on core 1)   {one['requests_per_s']:>10,.0f}"
+          f"   non-2xx {one['non_2xx']}")
+    print(f"  hook POSTs/s, 2 workers + Redis (cores 0-1)       {two['requests_per_s']:>10,.0f}"
+          f"   non-2xx {two['non_2xx']}   ratio {ratio:.2f}x  {'PASS' if ratio >= 1.8 else 'FAIL'} (>= 1.8x)")
+    print(f"  publish→receive across processes, 2k ev/s, 1k users: p50 {lat.get('p50_ms')} / p99 {p99} ms, "
+          f"delivered {lat['delivered']}/{lat['expected']}, resets {lat['resets']}  "
+          f"{'PASS' if p99 is not None and p99 <= 10 and lat['delivered'] == lat['expected'] else 'FAIL'} (p99 <= 10 ms)")
+    if note:
+        print(f"  note: {note}")
+    out = {"single": one, "two_workers": two, "ratio": round(ratio, 2), "cross_latency": lat}
+    if target := os.environ.get("BENCH_JSON_OUT"):
+        Path(target).write_text(json.dumps(out, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
