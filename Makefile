@@ -7,7 +7,7 @@ BIN     := $(VENV)/bin
 HOST    ?= 127.0.0.1
 PORT    ?= 8000
 
-.PHONY: run test bench lint fmt install install-test page clean
+.PHONY: run test bench lint fmt install install-test page clis clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -25,8 +25,12 @@ static/node_modules/.package-lock.json: static/package-lock.json
 	npm ci --prefix static --no-audit --no-fund --loglevel=error
 
 install: $(VENV)/.installed page
-install-test: $(VENV)/.installed-test page
+tests/e2e/node_modules/.package-lock.json: tests/e2e/package-lock.json
+	npm ci --prefix tests/e2e --no-audit --no-fund --loglevel=error
+
+install-test: $(VENV)/.installed-test page clis
 page: static/node_modules/.package-lock.json
+clis: tests/e2e/node_modules/.package-lock.json  # the real Claude Code, Codex and Gemini CLIs, for end-to-end tests
 
 run: install
 	$(BIN)/live2d-notify serve --host $(HOST) --port $(PORT)
@@ -47,4 +51,4 @@ fmt: install-test
 	$(BIN)/ruff check --fix src tests bench
 
 clean:
-	rm -rf $(VENV) static/node_modules .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) static/node_modules tests/e2e/node_modules .pytest_cache .mypy_cache .ruff_cache

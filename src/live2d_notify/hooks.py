@@ -329,6 +329,8 @@ def _codex(p: object, detail: bool) -> Event | None:
         return _fixed(_DONE, hash_session(p.get("thread-id")))
     if kind in ("approval-requested", "permission-requested"):
         return _fixed(_WAITING_PERMISSION, hash_session(p.get("thread-id")))
+    if p.get("hook_event_name") == "PostModelRequest":  # one per model call; 0.169 has no StopFailure
+        return _fixed(_FAILED, hash_session(p.get("session_id"))) if p.get("status") == "failed" else None
     return _claude(p, detail)  # hooks.json; PreModelRequest (one per model call) falls through to None
 
 

@@ -104,7 +104,7 @@ CLAUDE_EVENTS = (
     "SessionEnd"
 )
 CODEX_EVENTS = (  # no Stop: notify already says "Done" (and works untrusted)
-    "SessionStart UserPromptSubmit PreToolUse PermissionRequest PostToolUse StopFailure Interrupt "
+    "SessionStart UserPromptSubmit PreToolUse PermissionRequest PostToolUse PostModelRequest StopFailure Interrupt "
     "SubagentStart SubagentStop PreCompact PostCompact SessionEnd"
 )
 GEMINI_EVENTS = "SessionStart BeforeAgent BeforeTool AfterTool Notification AfterAgent PreCompress SessionEnd"
@@ -127,11 +127,21 @@ def _groups(events: str, handler: Group, matchers: dict[str, str]) -> dict[str, 
     }
 
 
+# Lifecycle events run synchronously: `claude -p` abandons async hooks still running when it exits
+# (Stop and SessionEnd were lost in 16 of 28 real runs), and the turn's start must land before its
+# tool events. Ours return in milliseconds, so waiting for them costs the agent nothing noticeable.
+CLAUDE_SYNC = frozenset({"SessionStart", "UserPromptSubmit", "Stop", "StopFailure", "SessionEnd"})
+
+
 def claude_hooks(command: str) -> dict[str, Group]:
-    """`async: true`: Claude Code never waits for these."""
-    handler = {"type": "command", "command": command, "timeout": 5, "async": True}
+    """`async: true` for the events in the middle of a turn: Claude Code never waits for those."""
+    handler = {"type": "command", "command": command, "timeout": 5}
     notifications = {"Notification": "permission_prompt|idle_prompt|elicitation_dialog"}
-    return _groups(CLAUDE_EVENTS, handler, EVERY_TOOL | notifications)
+    groups = _groups(CLAUDE_EVENTS, handler, EVERY_TOOL | notifications)
+    for event, group in groups.items():
+        if event not in CLAUDE_SYNC:
+            group["hooks"] = [handler | {"async": True}]
+    return groups
 
 
 def codex_hooks(command: str) -> dict[str, Group]:
