@@ -41,9 +41,9 @@ test: install-test
 bench: install-test
 	$(BIN)/python bench/run.py
 
-lint: install-test
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check src tests bench modal_app.py
+	$(BIN)/ruff format --check src tests bench modal_app.py
 	$(BIN)/mypy src
 
 fmt: install-test

@@ -27,6 +27,7 @@ SESSION = URLSafeTimedSerializer(SECRET, salt="session")
 HOOK = URLSafeTimedSerializer(SECRET, salt="hook")
 TICKET = URLSafeTimedSerializer(SECRET, salt="ticket")
 DAY = 86400
+TYPES = {"start", "progress", "success", "error", "waiting", "info"}
 queues: dict[str, set[asyncio.Queue[dict[str, str | None]]]] = {}
 ids = itertools.count(1)
 
@@ -65,7 +66,7 @@ async def post_event(request: Request) -> Response:
         body = await request.json()
     except ValueError:
         return error(400, "bad_json")
-    if not isinstance(body, dict) or body.get("type") not in {"start", "progress", "success", "error", "waiting", "info"}:
+    if not isinstance(body, dict) or body.get("type") not in TYPES:
         return error(422, "invalid_event")
     event = {
         "id": str(next(ids)),
@@ -88,10 +89,13 @@ async def create_ticket(request: Request) -> Response:
 
 async def stream(request: Request) -> Response:
     ticket = request.query_params.get("ticket")
-    try:
-        user_id = str(TICKET.loads(ticket, max_age=300)["u"]) if ticket else bearer(request, SESSION, 30 * DAY)
-    except BadSignature:
-        user_id = None
+    if ticket:
+        try:
+            user_id: str | None = str(TICKET.loads(ticket, max_age=300)["u"])
+        except BadSignature:
+            user_id = None
+    else:
+        user_id = bearer(request, SESSION, 30 * DAY)
     if user_id is None:
         return error(401, "token_invalid")
     queue: asyncio.Queue[dict[str, str | None]] = asyncio.Queue()
@@ -128,5 +132,14 @@ if __name__ == "__main__":
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8001)
     args = parser.parse_args()
-    uvicorn.run(app, host=args.host, port=args.port, loop="uvloop", http="httptools", workers=1,
-                log_level="warning", access_log=False, timeout_graceful_shutdown=2)
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        loop="uvloop",
+        http="httptools",
+        workers=1,
+        log_level="warning",
+        access_log=False,
+        timeout_graceful_shutdown=2,
+    )

@@ -33,9 +33,21 @@ SKIPPED = 77
 def redis_server(tmp: Path) -> Iterator[str]:
     port = free_port()
     proc = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", str(tmp)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            "redis-server",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(tmp),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         deadline = time.monotonic() + 10
@@ -61,7 +73,10 @@ class Unpinned(Server):
         self._logf = log.open("wb")
         self.proc = subprocess.Popen(
             ["taskset", "-c", cpus, *argv, "--host", "127.0.0.1", "--port", str(self.port)],
-            env={**os.environ, **env}, stdout=self._logf, stderr=subprocess.STDOUT, cwd=BENCH.parent,
+            env={**os.environ, **env},
+            stdout=self._logf,
+            stderr=subprocess.STDOUT,
+            cwd=BENCH.parent,
             start_new_session=True,
         )
         self.pid = self.proc.pid
@@ -98,8 +113,9 @@ def serve(extra: list[str]) -> list[str]:
     return [sys.executable, "-m", "live2d_notify", "serve", *extra]
 
 
-async def cross_latency(stream_port: int, publish_port: int, users: int = 1000, rate: float = 2000.0,
-                        duration: float = 10.0) -> dict[str, object]:
+async def cross_latency(
+    stream_port: int, publish_port: int, users: int = 1000, rate: float = 2000.0, duration: float = 10.0
+) -> dict[str, object]:
     samples: list[int] = []
     seen: set[int] = set()
 
@@ -121,8 +137,12 @@ async def cross_latency(stream_port: int, publish_port: int, users: int = 1000, 
         for s in streams:
             s.close()
         pool.close()
-    return {"expected": len(pub.accepted), "delivered": len(seen & set(pub.accepted)),
-            "resets": sum(s.resets for s in streams), **percentiles(samples)}
+    return {
+        "expected": len(pub.accepted),
+        "delivered": len(seen & set(pub.accepted)),
+        "resets": sum(s.resets for s in streams),
+        **percentiles(samples),
+    }
 
 
 def main() -> int:
@@ -138,8 +158,12 @@ def main() -> int:
         with Server.service(logs / "redis-single.log") as single:
             one = hook_throughput(single, duration=duration)
         with redis_server(tmp) as url:
-            env = {**SERVICE_ENV, "LIVE2D_NOTIFY_REDIS_URL": url, "LIVE2D_NOTIFY_SECRET_KEYS": KEYS,
-                   "LIVE2D_NOTIFY_DB": str(tmp / "w.db")}
+            env = {
+                **SERVICE_ENV,
+                "LIVE2D_NOTIFY_REDIS_URL": url,
+                "LIVE2D_NOTIFY_SECRET_KEYS": KEYS,
+                "LIVE2D_NOTIFY_DB": str(tmp / "w.db"),
+            }
             os.sched_setaffinity(0, {0, 1})  # wrk shares the cores with the two workers
             workers = Unpinned("workers", serve(["--workers", "2"]), env, logs / "redis-workers.log", "0,1")
             with workers.running():
@@ -151,13 +175,19 @@ def main() -> int:
     ratio = two["requests_per_s"] / max(1.0, one["requests_per_s"])
     p99 = lat.get("p99_ms")
     print("several processes + Redis (2 cores shared by 2 workers, redis-server and the load generator)")
-    print(f"  hook POSTs/s, 1 process (core 0, wrk on core 1)   {one['requests_per_s']:>10,.0f}"
-          f"   non-2xx {one['non_2xx']}")
-    print(f"  hook POSTs/s, 2 workers + Redis (cores 0-1)       {two['requests_per_s']:>10,.0f}"
-          f"   non-2xx {two['non_2xx']}   ratio {ratio:.2f}x  {'PASS' if ratio >= 1.8 else 'FAIL'} (>= 1.8x)")
-    print(f"  publish→receive across processes, 2k ev/s, 1k users: p50 {lat.get('p50_ms')} / p99 {p99} ms, "
-          f"delivered {lat['delivered']}/{lat['expected']}, resets {lat['resets']}  "
-          f"{'PASS' if p99 is not None and p99 <= 10 and lat['delivered'] == lat['expected'] else 'FAIL'} (p99 <= 10 ms)")
+    print(
+        f"  hook POSTs/s, 1 process (core 0, wrk on core 1)   {one['requests_per_s']:>10,.0f}"
+        f"   non-2xx {one['non_2xx']}"
+    )
+    print(
+        f"  hook POSTs/s, 2 workers + Redis (cores 0-1)       {two['requests_per_s']:>10,.0f}"
+        f"   non-2xx {two['non_2xx']}   ratio {ratio:.2f}x  {'PASS' if ratio >= 1.8 else 'FAIL'} (>= 1.8x)"
+    )
+    print(
+        f"  publish→receive across processes, 2k ev/s, 1k users: p50 {lat.get('p50_ms')} / p99 {p99} ms, "
+        f"delivered {lat['delivered']}/{lat['expected']}, resets {lat['resets']}  "
+        f"{'PASS' if p99 is not None and p99 <= 10 and lat['delivered'] == lat['expected'] else 'FAIL'} (p99 <= 10 ms)"
+    )
     if note:
         print(f"  note: {note}")
     out = {"single": one, "two_workers": two, "ratio": round(ratio, 2), "cross_latency": lat}

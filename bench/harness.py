@@ -36,10 +36,13 @@ SERVICE_ENV = {
 }
 
 
+ORIGINAL_CPUS = frozenset(os.sched_getaffinity(0))
+
+
 def pin_client() -> str | None:
     """Pin this process (and so wrk, unless told otherwise) to the client core; raise its fd limit."""
     _raise_nofile()
-    cpus = os.sched_getaffinity(0)
+    cpus = ORIGINAL_CPUS
     if {SERVER_CPU, CLIENT_CPU} <= cpus:
         os.sched_setaffinity(0, {CLIENT_CPU})
         return None
@@ -47,7 +50,7 @@ def pin_client() -> str | None:
 
 
 def _raise_nofile() -> None:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
     for want in ((NOFILE, max(hard, NOFILE)), (min(NOFILE, hard), hard)):
         try:
             resource.setrlimit(resource.RLIMIT_NOFILE, want)
@@ -108,6 +111,7 @@ class Meter:
         busy1 = cores.get(CLIENT_CPU, 0.0) - self.cores0.get(CLIENT_CPU, 0.0)
         return {
             "wall_s": round(wall, 3),
+            "server_cpu_s": round(server, 3),
             "server_cpu": round(server / wall, 3),
             "client_cpu": round(client / wall, 3),
             # Load on the two cores from anything but us (browser tests, other engineers…).
@@ -119,8 +123,9 @@ class Meter:
 class Server:
     """A server process pinned to SERVER_CPU with a raised fd limit; stderr goes to a log file."""
 
-    def __init__(self, name: str, argv: list[str], env: Mapping[str, str], log: Path,
-                 cleanup: Path | None = None) -> None:
+    def __init__(
+        self, name: str, argv: list[str], env: Mapping[str, str], log: Path, cleanup: Path | None = None
+    ) -> None:
         self.name = name
         self.port = free_port()
         self.log = log
@@ -128,20 +133,41 @@ class Server:
         log.parent.mkdir(parents=True, exist_ok=True)
         self._logf = log.open("wb")
         nofile = max(resource.getrlimit(resource.RLIMIT_NOFILE))  # pin_client() raised ours first
-        cmd = ["prlimit", f"--nofile={nofile}:{nofile}", "taskset", "-c", str(SERVER_CPU),
-               *argv, "--host", "127.0.0.1", "--port", str(self.port)]
+        cmd = [
+            "prlimit",
+            f"--nofile={nofile}:{nofile}",
+            "taskset",
+            "-c",
+            str(SERVER_CPU),
+            *argv,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+        ]
         if not shutil.which("prlimit"):
             cmd = cmd[2:]
-        self.proc = subprocess.Popen(cmd, env={**os.environ, **env}, stdout=self._logf, stderr=subprocess.STDOUT,
-                                     cwd=ROOT, start_new_session=True)
+        self.proc = subprocess.Popen(
+            cmd,
+            env={**os.environ, **env},
+            stdout=self._logf,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            start_new_session=True,
+        )
         self.pid = self.proc.pid  # prlimit and taskset exec the command: same pid
 
     @classmethod
     @contextlib.contextmanager
     def service(cls, log: Path, env: Mapping[str, str] | None = None) -> Iterator[Server]:
         tmp = Path(tempfile.mkdtemp(prefix="l2n-bench-"))
-        server = cls("service", [sys.executable, "-m", "live2d_notify", "serve"],
-                     {**SERVICE_ENV, "LIVE2D_NOTIFY_DB": str(tmp / "bench.db"), **(env or {})}, log, tmp)
+        server = cls(
+            "service",
+            [sys.executable, "-m", "live2d_notify", "serve"],
+            {**SERVICE_ENV, "LIVE2D_NOTIFY_DB": str(tmp / "bench.db"), **(env or {})},
+            log,
+            tmp,
+        )
         with server.running():
             yield server
 
@@ -164,8 +190,10 @@ class Server:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.name} exited with {self.proc.returncode}; see {self.log}:\n"
-                                   + self.log.read_text(errors="replace")[-2000:])
+                raise RuntimeError(
+                    f"{self.name} exited with {self.proc.returncode}; see {self.log}:\n"
+                    + self.log.read_text(errors="replace")[-2000:]
+                )
             with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), 0.5) as s:
                 s.sendall(b"GET /healthz HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n")
                 if s.recv(64).startswith(b"HTTP/1.1 200"):

@@ -204,7 +204,8 @@ class SseConn(asyncio.Protocol):
             self.status = int(head[9:12])
             if self.status != 200:
                 if not self.ready.done():
-                    self.ready.set_exception(HttpError(f"stream → {self.status} {bytes(self.head[end:])[:200]!r}"))
+                    detail = bytes(self.head[end:])[:200]
+                    self.ready.set_exception(HttpError(f"stream → {self.status} {detail!r}"))
                 self.close()
                 return
             self.chunked = b"transfer-encoding: chunked" in head
@@ -263,9 +264,15 @@ class SseConn(asyncio.Protocol):
         del raw[:pos]
 
 
-async def open_streams(port: int, users: Sequence[User], per_user: int, sink: Sink | None,
-                       concurrency: int = 100, timeout: float = 60.0) -> list[SseConn]:
-    """Open `per_user` streams for each user, at most `concurrency` connecting at once; wait for every ready."""
+async def open_streams(
+    port: int,
+    users: Sequence[User],
+    per_user: int,
+    sink: Sink | None,
+    concurrency: int = 100,
+    within: float = 60.0,
+) -> list[SseConn]:
+    """Open `per_user` streams per user, at most `concurrency` connecting at once; wait for every ready."""
     loop = asyncio.get_running_loop()
     gate = asyncio.Semaphore(concurrency)
     streams: list[SseConn] = []
@@ -277,7 +284,7 @@ async def open_streams(port: int, users: Sequence[User], per_user: int, sink: Si
             await conn.ready
 
     try:
-        await asyncio.wait_for(asyncio.gather(*(one(u) for u in users for _ in range(per_user))), timeout)
+        await asyncio.wait_for(asyncio.gather(*(one(u) for u in users for _ in range(per_user))), within)
     except BaseException:
         for s in streams:
             s.close()
@@ -316,10 +323,15 @@ class Publisher:
     def _fire(self, conn: HttpConn, seq: int) -> None:
         user = seq % len(self.users)
         t = time.perf_counter_ns()
-        body = ('{"type":"progress","title":"' + _TITLE_FMT.format(t, seq, user)
-                + '","message":"Running the test suite","source":"claude","tool":"Bash"}').encode()
-        conn.send(self._heads[user] + b"Content-Length: %d\r\n\r\n" % len(body) + body,
-                  lambda c, status, _body: self._done(c, status, seq, t))
+        body = (
+            '{"type":"progress","title":"'
+            + _TITLE_FMT.format(t, seq, user)
+            + '","message":"Running the test suite","source":"claude","tool":"Bash"}'
+        ).encode()
+        conn.send(
+            self._heads[user] + b"Content-Length: %d\r\n\r\n" % len(body) + body,
+            lambda c, status, _body: self._done(c, status, seq, t),
+        )
         self.sent += 1
 
     def _done(self, conn: HttpConn, status: int, seq: int, t: int) -> None:
@@ -354,15 +366,14 @@ class Publisher:
             # Whole ticks of at least 1 ms: the loop's timers have 1 ms resolution, and shorter sleeps
             # would spin and make this process's CPU time useless as a saturation check.
             await asyncio.sleep(max(TICK_S, t0 + seq / rate - time.perf_counter()))
-        deadline = time.monotonic() + 10
-        while self.done < total and time.monotonic() < deadline:
-            await asyncio.sleep(0.01)
+        await settle(lambda: self.done >= total, 10.0)
 
 
-async def settle(check: Callable[[], bool], timeout: float) -> None:
-    """Wait (bounded) until `check()` holds."""
-    deadline = time.monotonic() + timeout
-    while not check() and time.monotonic() < deadline:
+async def settle(check: Callable[[], bool], within: float) -> None:
+    """Poll `check()` every 10 ms until it holds or `within` seconds have passed."""
+    for _ in range(int(within / 0.01)):
+        if check():
+            return
         await asyncio.sleep(0.01)
 
 

@@ -24,8 +24,14 @@ def error(r: httpx.Response, status: int, code: str) -> dict[str, str]:
 
 def test_create_user_returns_tokens_and_iso_expiries(shared_server: LiveServer) -> None:
     u = new_user(shared_server.url)
-    assert set(u) == {"user_id", "session_token", "session_expires_at", "hook_token", "hook_token_id",
-                      "hook_expires_at"}
+    assert set(u) == {
+        "user_id",
+        "session_token",
+        "session_expires_at",
+        "hook_token",
+        "hook_token_id",
+        "hook_expires_at",
+    }
     assert u["session_token"].startswith("l2n_sess_") and u["hook_token"].startswith("l2n_hook_")
     for key in ("session_expires_at", "hook_expires_at"):
         assert ISO.match(u[key]), u[key]
@@ -93,8 +99,10 @@ def test_hook_sources(shared_server: LiveServer) -> None:
     assert r.status_code == 202 and r.json() == {"ignored": True}
     r = httpx.post(base + "/api/hooks/generic", json={"type": "waiting", "title": "Need you"}, headers=h)
     assert r.status_code == 202 and r.json()["type"] == "waiting"
-    assert error(httpx.post(base + "/api/hooks/generic", json={"type": "bogus"}, headers=h), 422,
-                 "invalid_event")["field"] == "type"
+    assert (
+        error(httpx.post(base + "/api/hooks/generic", json={"type": "bogus"}, headers=h), 422, "invalid_event")["field"]
+        == "type"
+    )
     error(httpx.post(base + "/api/hooks/nosuchcli", json={}, headers=h), 404, "not_found")
 
 
@@ -106,27 +114,35 @@ def test_stream_ticket_shape(shared_server: LiveServer) -> None:
     assert body["ticket"].startswith("l2n_tkt_") and 0 < body["expires_in"] <= 300
 
 
-@pytest.mark.parametrize(("method", "path", "kind", "status", "code"), [
-    ("POST", "/api/events", "session", 403, "token_scope"),
-    ("POST", "/api/events", "ticket", 403, "token_scope"),
-    ("POST", "/api/hooks/claude", "session", 403, "token_scope"),
-    ("POST", "/api/tokens", "hook", 403, "token_scope"),
-    ("POST", "/api/session/refresh", "hook", 403, "token_scope"),
-    ("POST", "/api/stream-tickets", "hook", 403, "token_scope"),
-    ("POST", "/api/stream-tickets", "ticket", 403, "token_scope"),
-    ("POST", "/api/users/me/revoke-all", "ticket", 403, "token_scope"),
-    ("DELETE", "/api/tokens/tok_x", "hook", 403, "token_scope"),
-    ("GET", "/api/stream", "hook", 403, "token_scope"),
-    ("POST", "/api/events", None, 401, "token_missing"),
-    ("GET", "/api/stream", None, 401, "token_missing"),
-    ("POST", "/api/tokens", "garbage", 401, "token_invalid"),
-])
-def test_token_kinds_and_scopes(shared_server: LiveServer, method: str, path: str, kind: str | None,
-                                status: int, code: str) -> None:
+@pytest.mark.parametrize(
+    ("method", "path", "kind", "status", "code"),
+    [
+        ("POST", "/api/events", "session", 403, "token_scope"),
+        ("POST", "/api/events", "ticket", 403, "token_scope"),
+        ("POST", "/api/hooks/claude", "session", 403, "token_scope"),
+        ("POST", "/api/tokens", "hook", 403, "token_scope"),
+        ("POST", "/api/session/refresh", "hook", 403, "token_scope"),
+        ("POST", "/api/stream-tickets", "hook", 403, "token_scope"),
+        ("POST", "/api/stream-tickets", "ticket", 403, "token_scope"),
+        ("POST", "/api/users/me/revoke-all", "ticket", 403, "token_scope"),
+        ("DELETE", "/api/tokens/tok_x", "hook", 403, "token_scope"),
+        ("GET", "/api/stream", "hook", 403, "token_scope"),
+        ("POST", "/api/events", None, 401, "token_missing"),
+        ("GET", "/api/stream", None, 401, "token_missing"),
+        ("POST", "/api/tokens", "garbage", 401, "token_invalid"),
+    ],
+)
+def test_token_kinds_and_scopes(
+    shared_server: LiveServer, method: str, path: str, kind: str | None, status: int, code: str
+) -> None:
     base = shared_server.url
     u = new_user(base)
-    tokens = {"session": u["session_token"], "hook": u["hook_token"], "garbage": "l2n_sess_nope",
-              "ticket": httpx.post(base + "/api/stream-tickets", headers=bearer(u["session_token"])).json()["ticket"]}
+    tokens = {
+        "session": u["session_token"],
+        "hook": u["hook_token"],
+        "garbage": "l2n_sess_nope",
+        "ticket": httpx.post(base + "/api/stream-tickets", headers=bearer(u["session_token"])).json()["ticket"],
+    }
     headers = bearer(tokens[kind]) if kind else {}
     r = httpx.request(method, base + path, headers=headers, json={"type": "info"}, timeout=5)
     error(r, status, code)
@@ -135,8 +151,9 @@ def test_token_kinds_and_scopes(shared_server: LiveServer, method: str, path: st
 def test_tokens_in_query_strings_are_not_accepted(shared_server: LiveServer) -> None:
     base = shared_server.url
     u = new_user(base)
-    r = httpx.post(base + "/api/events", params={"token": u["hook_token"], "access_token": u["hook_token"]},
-                   json={"type": "info"})
+    r = httpx.post(
+        base + "/api/events", params={"token": u["hook_token"], "access_token": u["hook_token"]}, json={"type": "info"}
+    )
     error(r, 401, "token_missing")
     r = httpx.post(base + "/api/stream-tickets", params={"token": u["session_token"]})
     error(r, 401, "token_missing")

@@ -29,12 +29,21 @@ def test_every_error_code_is_in_docs_api() -> None:
 
 
 def test_settings_parse_and_refuse_bad_values() -> None:
-    s = Settings.from_env({"LIVE2D_NOTIFY_HOOK_RATE": "5/second;100/minute", "LIVE2D_NOTIFY_AUDIT": "1",
-                           "LIVE2D_NOTIFY_CORS_ORIGINS": "https://a.example, https://b.example"})
+    s = Settings.from_env(
+        {
+            "LIVE2D_NOTIFY_HOOK_RATE": "5/second;100/minute",
+            "LIVE2D_NOTIFY_AUDIT": "1",
+            "LIVE2D_NOTIFY_CORS_ORIGINS": "https://a.example, https://b.example",
+        }
+    )
     assert s.hook_rate == ("5/second", "100/minute") and s.audit
     assert s.cors_origins == ("https://a.example", "https://b.example")
-    for env in ({"LIVE2D_NOTIFY_HOOK_RATE": "lots"}, {"LIVE2D_NOTIFY_TICKET_TTL": "301"},
-                {"LIVE2D_NOTIFY_AUDIT": "maybe"}, {"LIVE2D_NOTIFY_STREAMS_PER_USER": "x"}):
+    for env in (
+        {"LIVE2D_NOTIFY_HOOK_RATE": "lots"},
+        {"LIVE2D_NOTIFY_TICKET_TTL": "301"},
+        {"LIVE2D_NOTIFY_AUDIT": "maybe"},
+        {"LIVE2D_NOTIFY_STREAMS_PER_USER": "x"},
+    ):
         try:
             Settings.from_env(env)
         except SettingsError as exc:

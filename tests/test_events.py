@@ -9,16 +9,30 @@ from live2d_notify.events import Deduper, Event, IdClock, InvalidEvent, validate
 
 def test_validate_drops_unknown_fields_and_defaults_source() -> None:
     fields = validate({"type": "success", "title": "ok", "secret": "sk-live-123", "cwd": "/home/alice"})
-    assert fields == {"type": "success", "title": "ok", "message": None, "source": "generic", "tool": None,
-                      "session": None}
+    assert fields == {
+        "type": "success",
+        "title": "ok",
+        "message": None,
+        "source": "generic",
+        "tool": None,
+        "session": None,
+    }
 
 
-@pytest.mark.parametrize(("body", "field"), [
-    ({"type": "nope"}, "type"), ({}, "type"), ({"type": 3}, "type"),
-    ({"type": "info", "title": "x" * 81}, "title"), ({"type": "info", "message": "x" * 281}, "message"),
-    ({"type": "info", "tool": "x" * 65}, "tool"), ({"type": "info", "source": "x" * 33}, "source"),
-    ({"type": "info", "session": "x" * 65}, "session"), ({"type": "info", "title": ["a"]}, "title"),
-])
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"type": "nope"}, "type"),
+        ({}, "type"),
+        ({"type": 3}, "type"),
+        ({"type": "info", "title": "x" * 81}, "title"),
+        ({"type": "info", "message": "x" * 281}, "message"),
+        ({"type": "info", "tool": "x" * 65}, "tool"),
+        ({"type": "info", "source": "x" * 33}, "source"),
+        ({"type": "info", "session": "x" * 65}, "session"),
+        ({"type": "info", "title": ["a"]}, "title"),
+    ],
+)
 def test_invalid_fields_are_named(body: dict[str, object], field: str) -> None:
     with pytest.raises(InvalidEvent) as err:
         validate(body)
@@ -49,7 +63,7 @@ def test_frame_survives_newlines_in_titles() -> None:
     assert lines[1] == f"id: {event.id}"
     assert lines[2].startswith("data: ")
     assert lines[3:] == ["", ""]
-    data = json.loads(lines[2][len("data: "):])
+    data = json.loads(lines[2][len("data: ") :])
     assert data["title"] == "x\r\n\r\ndata: evil\n\nevent: revoked"
     assert set(data) == {"id", "type", "source", "title", "message", "tool", "session", "ts"}
     assert data["ts"].endswith("Z")

@@ -13,18 +13,50 @@ from tests.support import LiveServer, bearer, new_user
 def test_openapi_document_describes_every_route(shared_server: LiveServer) -> None:
     doc = httpx.get(shared_server.url + "/openapi.json").json()
     assert doc["openapi"].startswith("3.1")
-    for path in ("/api/users", "/api/session/refresh", "/api/tokens", "/api/tokens/{token_id}",
-                 "/api/users/me/revoke-all", "/api/events", "/api/hooks/{source}", "/api/stream-tickets",
-                 "/api/stream", "/healthz", "/readyz", "/metrics"):
+    for path in (
+        "/api/users",
+        "/api/session/refresh",
+        "/api/tokens",
+        "/api/tokens/{token_id}",
+        "/api/users/me/revoke-all",
+        "/api/events",
+        "/api/hooks/{source}",
+        "/api/stream-tickets",
+        "/api/stream",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+    ):
         assert path in doc["paths"], path
 
 
 def _fuzz(base: str, token: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-c", "from schemathesis.cli import schemathesis; schemathesis()", "run", base + "/openapi.json", "--checks", "not_a_server_error",
-         "--exclude-path", "/api/stream", "-H", f"Authorization: Bearer {token}", "-n", "100", "--seed", "42",
-         "--phases", "examples,coverage,fuzzing", "--no-color", "--workers", "1"],
-        capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            "-c",
+            "from schemathesis.cli import schemathesis; schemathesis()",
+            "run",
+            base + "/openapi.json",
+            "--checks",
+            "not_a_server_error",
+            "--exclude-path",
+            "/api/stream",
+            "-H",
+            f"Authorization: Bearer {token}",
+            "-n",
+            "100",
+            "--seed",
+            "42",
+            "--phases",
+            "examples,coverage,fuzzing",
+            "--no-color",
+            "--workers",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
 
 
@@ -40,4 +72,7 @@ def test_fuzzing_the_live_server_finds_no_server_error(server_factory) -> None: 
     assert " 500 " not in log and "Traceback" not in log
     # the fuzzer really reached the handlers: accepted events and refused bodies both show up
     assert "POST /api/events 202" in log and "POST /api/events 422" in log
-    assert httpx.post(srv.url + "/api/events", json={"type": "info"}, headers=bearer(u["hook_token"])).status_code in (202, 401)
+    assert httpx.post(srv.url + "/api/events", json={"type": "info"}, headers=bearer(u["hook_token"])).status_code in (
+        202,
+        401,
+    )

@@ -15,8 +15,14 @@ CASES = [c for c in iter_payloads() if c.channel != "none" and not c.args]
 
 
 async def test_every_payload_normalises_server_side_without_leaking(server_factory) -> None:  # type: ignore[no-untyped-def]
-    srv = server_factory({"LIVE2D_NOTIFY_AUDIT": "1", "LIVE2D_NOTIFY_LOG_LEVEL": "DEBUG",
-                          "LIVE2D_NOTIFY_HOOK_RATE": "100000/second", "LIVE2D_NOTIFY_SIGNUP_RATE": "100000/minute"})
+    srv = server_factory(
+        {
+            "LIVE2D_NOTIFY_AUDIT": "1",
+            "LIVE2D_NOTIFY_LOG_LEVEL": "DEBUG",
+            "LIVE2D_NOTIFY_HOOK_RATE": "100000/second",
+            "LIVE2D_NOTIFY_SIGNUP_RATE": "100000/minute",
+        }
+    )
     assert len(CASES) >= 40
     delivered: list[str] = []
     async with httpx.AsyncClient(timeout=10) as c:
@@ -24,8 +30,11 @@ async def test_every_payload_normalises_server_side_without_leaking(server_facto
             u = new_user(srv.url)  # one user each: the duplicate-prompt window is per user and session
             async with open_stream(c, srv.url, session=u["session_token"]) as s:
                 assert (await s.next())[0] == "ready"
-                r = await c.post(srv.url + f"/api/hooks/{case.cli}", content=case.raw,
-                                 headers={**bearer(u["hook_token"]), "Content-Type": "application/json"})
+                r = await c.post(
+                    srv.url + f"/api/hooks/{case.cli}",
+                    content=case.raw,
+                    headers={**bearer(u["hook_token"]), "Content-Type": "application/json"},
+                )
                 if case.cli == "generic" and case.expected is None:
                     # the server holds `generic` to the /api/events contract: a bad body is a 422
                     assert r.status_code == 422, (case.key, r.text)
@@ -52,10 +61,18 @@ async def test_every_payload_normalises_server_side_without_leaking(server_facto
 async def test_the_same_permission_prompt_is_delivered_once(shared_server) -> None:  # type: ignore[no-untyped-def]
     base = shared_server.url
     u = new_user(base)
-    request = {"hook_event_name": "PermissionRequest", "session_id": "s-1", "tool_name": "Bash",
-               "tool_input": {"command": "rm -rf /"}}
-    notification = {"hook_event_name": "Notification", "session_id": "s-1", "notification_type": "permission_prompt",
-                    "message": "Claude needs your permission to use Bash"}
+    request = {
+        "hook_event_name": "PermissionRequest",
+        "session_id": "s-1",
+        "tool_name": "Bash",
+        "tool_input": {"command": "rm -rf /"},
+    }
+    notification = {
+        "hook_event_name": "Notification",
+        "session_id": "s-1",
+        "notification_type": "permission_prompt",
+        "message": "Claude needs your permission to use Bash",
+    }
     async with httpx.AsyncClient() as c, open_stream(c, base, session=u["session_token"]) as s:
         await s.next()
         h = bearer(u["hook_token"])
@@ -66,5 +83,7 @@ async def test_the_same_permission_prompt_is_delivered_once(shared_server) -> No
         assert other.json()["type"] == "waiting"  # another session's prompt is its own
         assert (await s.next())[1] == first.json()["id"]
         assert (await s.next())[1] == other.json()["id"]
-        done = await c.post(base + "/api/hooks/claude", json={"hook_event_name": "Stop", "session_id": "s-1"}, headers=h)
+        done = await c.post(
+            base + "/api/hooks/claude", json={"hook_event_name": "Stop", "session_id": "s-1"}, headers=h
+        )
         assert (await s.next())[1] == done.json()["id"]

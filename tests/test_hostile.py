@@ -16,8 +16,14 @@ def user(shared_server: LiveServer) -> dict[str, str]:
     return new_user(shared_server.url)
 
 
-def raw_post(base: str, path: str, token: str, body: bytes, ctype: str | None = "application/json",
-             extra: dict[str, str] | None = None) -> httpx.Response:
+def raw_post(
+    base: str,
+    path: str,
+    token: str,
+    body: bytes,
+    ctype: str | None = "application/json",
+    extra: dict[str, str] | None = None,
+) -> httpx.Response:
     headers = {**bearer(token), **(extra or {})}
     if ctype:
         headers["Content-Type"] = ctype
@@ -48,8 +54,13 @@ CASES: list[tuple[str, bytes, str | None, int, str]] = [
     ("form encoded", b"type=info", "application/x-www-form-urlencoded", 415, "unsupported_media_type"),
     ("wrong-case type", b'{"type":"SUCCESS"}', "application/json", 422, "invalid_event"),
     ("title object", b'{"type":"info","title":{"a":1}}', "application/json", 422, "invalid_event"),
-    ("source too long", json.dumps({"type": "info", "source": "s" * 33}).encode(), "application/json", 422,
-     "invalid_event"),
+    (
+        "source too long",
+        json.dumps({"type": "info", "source": "s" * 33}).encode(),
+        "application/json",
+        422,
+        "invalid_event",
+    ),
     ("8192 bytes exactly", pad_to(8192), "application/json", 202, ""),
     ("8193 bytes", pad_to(8193), "application/json", 413, "body_too_large"),
     ("NUL in title", b'{"type":"info","title":"a\\u0000b"}', "application/json", 202, ""),
@@ -59,8 +70,9 @@ CASES: list[tuple[str, bytes, str | None, int, str]] = [
 
 
 @pytest.mark.parametrize(("name", "body", "ctype", "status", "code"), CASES, ids=[c[0] for c in CASES])
-def test_hostile_event_bodies(shared_server: LiveServer, user: dict[str, str], name: str, body: bytes,
-                              ctype: str | None, status: int, code: str) -> None:
+def test_hostile_event_bodies(
+    shared_server: LiveServer, user: dict[str, str], name: str, body: bytes, ctype: str | None, status: int, code: str
+) -> None:
     r = raw_post(shared_server.url, "/api/events", user["hook_token"], body, ctype)
     assert r.status_code == status, r.text
     if code:
@@ -70,8 +82,10 @@ def test_hostile_event_bodies(shared_server: LiveServer, user: dict[str, str], n
 def test_lying_content_length_is_refused_before_reading(shared_server: LiveServer, user: dict[str, str]) -> None:
     host, port = shared_server.url.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port)), timeout=5) as s:
-        s.sendall(f"POST /api/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {user['hook_token']}\r\n"
-                  "Content-Type: application/json\r\nContent-Length: 1000000000\r\n\r\n".encode())
+        s.sendall(
+            f"POST /api/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {user['hook_token']}\r\n"
+            "Content-Type: application/json\r\nContent-Length: 1000000000\r\n\r\n".encode()
+        )
         reply = b""
         while b"body_too_large" not in reply:
             chunk = s.recv(4096)
@@ -90,8 +104,12 @@ def test_chunked_bodies_over_the_limit(shared_server: LiveServer, user: dict[str
             n = min(4096, size - sent)
             sent += n
             yield b"x" * n
-    r = httpx.post(shared_server.url + path, content=gen(),
-                   headers={**bearer(user["hook_token"]), "Content-Type": "application/json"})
+
+    r = httpx.post(
+        shared_server.url + path,
+        content=gen(),
+        headers={**bearer(user["hook_token"]), "Content-Type": "application/json"},
+    )
     assert r.status_code == 413 and r.json()["error"]["code"] == "body_too_large"
 
 
@@ -107,9 +125,17 @@ def test_hook_payload_at_one_mebibyte_is_accepted(shared_server: LiveServer, use
     assert r.status_code == 413
 
 
-@pytest.mark.parametrize("payload", [b"[]", b'"Stop"', b'{"hook_event_name": 7}', b'{"hook_event_name": null}',
-                                     b'{"hook_event_name": "PreToolUse", "tool_name": ["x"]}',
-                                     b'{"hook_event_name": "Stop", "session_id": {"x": 1}}'])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"[]",
+        b'"Stop"',
+        b'{"hook_event_name": 7}',
+        b'{"hook_event_name": null}',
+        b'{"hook_event_name": "PreToolUse", "tool_name": ["x"]}',
+        b'{"hook_event_name": "Stop", "session_id": {"x": 1}}',
+    ],
+)
 def test_odd_claude_payloads_never_fail(shared_server: LiveServer, user: dict[str, str], payload: bytes) -> None:
     r = raw_post(shared_server.url, "/api/hooks/claude", user["hook_token"], payload)
     assert r.status_code in (202, 422), r.text
@@ -150,22 +176,32 @@ def test_a_token_from_another_server_is_invalid(server_factory, shared_server: L
     assert r.status_code == 401 and r.json()["error"]["code"] == "token_invalid"
 
 
-def test_titles_with_sse_control_sequences_do_not_break_framing(shared_server: LiveServer,
-                                                              user: dict[str, str]) -> None:
+def test_titles_with_sse_control_sequences_do_not_break_framing(
+    shared_server: LiveServer, user: dict[str, str]
+) -> None:
     import asyncio
 
     from tests.support import SSE
 
-    evil = "a\r\n\r\ndata: {\"type\":\"waiting\"}\n\nevent: revoked\nid: 999"
+    evil = 'a\r\n\r\ndata: {"type":"waiting"}\n\nevent: revoked\nid: 999'
 
     async def run() -> None:
-        async with httpx.AsyncClient() as c, c.stream(
-            "GET", shared_server.url + "/api/stream", headers=bearer(user["session_token"]),
-            timeout=httpx.Timeout(5, read=None)) as r:
+        async with (
+            httpx.AsyncClient() as c,
+            c.stream(
+                "GET",
+                shared_server.url + "/api/stream",
+                headers=bearer(user["session_token"]),
+                timeout=httpx.Timeout(5, read=None),
+            ) as r,
+        ):
             s = SSE(r)
             assert (await s.next())[0] == "ready"
-            resp = await c.post(shared_server.url + "/api/events", json={"type": "info", "title": evil[:80]},
-                                headers=bearer(user["hook_token"]))
+            resp = await c.post(
+                shared_server.url + "/api/events",
+                json={"type": "info", "title": evil[:80]},
+                headers=bearer(user["hook_token"]),
+            )
             eid = resp.json()["id"]
             kind, got_id, data = await s.next()
             assert (kind, got_id) == ("agent", eid)

@@ -29,20 +29,51 @@ def test_logs_and_database_hold_no_token_payload_or_content(server_factory) -> N
     extra = httpx.post(srv.url + "/api/tokens", json={"label": "work"}, headers=bearer(u["session_token"])).json()
     ticket = httpx.post(srv.url + "/api/stream-tickets", headers=bearer(u["session_token"])).json()["ticket"]
     httpx.get(srv.url + "/api/stream", params={"ticket": "l2n_tkt_" + "A" * 40})  # a refused ticket in a query
-    assert httpx.post(srv.url + "/api/events", headers=h, json={
-        "type": "info", "title": "SECRET_TITLE_TEXT", "message": "SECRET_MESSAGE_TEXT",
-        "cmd": SECRETS[3], "key": SECRETS[0]}).status_code == 202
-    claude = {"hook_event_name": "PreToolUse", "session_id": "sess-1", "cwd": "/home/alice/secret-project",
-              "tool_name": "Bash", "tool_input": {"command": SECRETS[3], "description": SECRETS[2]},
-              "transcript_path": SECRETS[4], "prompt": SECRETS[5] + " " + SECRETS[1]}
+    assert (
+        httpx.post(
+            srv.url + "/api/events",
+            headers=h,
+            json={
+                "type": "info",
+                "title": "SECRET_TITLE_TEXT",
+                "message": "SECRET_MESSAGE_TEXT",
+                "cmd": SECRETS[3],
+                "key": SECRETS[0],
+            },
+        ).status_code
+        == 202
+    )
+    claude = {
+        "hook_event_name": "PreToolUse",
+        "session_id": "sess-1",
+        "cwd": "/home/alice/secret-project",
+        "tool_name": "Bash",
+        "tool_input": {"command": SECRETS[3], "description": SECRETS[2]},
+        "transcript_path": SECRETS[4],
+        "prompt": SECRETS[5] + " " + SECRETS[1],
+    }
     r = httpx.post(srv.url + "/api/hooks/claude", headers=h, json=claude)
     assert r.status_code == 202
-    assert httpx.post(srv.url + "/api/events", headers=h, content=b'{"type": "nope", "title": "SECRET_TITLE_TEXT"}',
-                      ).status_code == 415
-    assert httpx.post(srv.url + "/api/events", headers={**h, "Content-Type": "application/json"},
-                      content=json.dumps({"type": "nope", "key": SECRETS[0]})).status_code == 422
-    assert httpx.post(srv.url + "/api/events", headers=bearer(extra["token"] + "x"),
-                      json={"type": "info"}).status_code == 401
+    assert (
+        httpx.post(
+            srv.url + "/api/events",
+            headers=h,
+            content=b'{"type": "nope", "title": "SECRET_TITLE_TEXT"}',
+        ).status_code
+        == 415
+    )
+    assert (
+        httpx.post(
+            srv.url + "/api/events",
+            headers={**h, "Content-Type": "application/json"},
+            content=json.dumps({"type": "nope", "key": SECRETS[0]}),
+        ).status_code
+        == 422
+    )
+    assert (
+        httpx.post(srv.url + "/api/events", headers=bearer(extra["token"] + "x"), json={"type": "info"}).status_code
+        == 401
+    )
     httpx.delete(srv.url + f"/api/tokens/{extra['token_id']}", headers=bearer(u["session_token"]))
     httpx.post(srv.url + "/api/users/me/revoke-all", headers=bearer(u["session_token"]))
     time.sleep(1.5)  # the audit log is written in batches about once a second

@@ -17,8 +17,12 @@ KEYS = "old-key-for-tests,new-key-for-tests"
 
 @pytest.fixture
 def pair(server_factory, redis_server: RedisServer) -> tuple[LiveServer, LiveServer]:  # type: ignore[no-untyped-def]
-    env = {"LIVE2D_NOTIFY_REDIS_URL": redis_server.url, "LIVE2D_NOTIFY_SECRET_KEYS": KEYS,
-           "LIVE2D_NOTIFY_SIGNUP_RATE": "100000/minute", "LIVE2D_NOTIFY_HOOK_RATE": "100000/second"}
+    env = {
+        "LIVE2D_NOTIFY_REDIS_URL": redis_server.url,
+        "LIVE2D_NOTIFY_SECRET_KEYS": KEYS,
+        "LIVE2D_NOTIFY_SIGNUP_RATE": "100000/minute",
+        "LIVE2D_NOTIFY_HOOK_RATE": "100000/second",
+    }
     return server_factory(env), server_factory(env)
 
 
@@ -54,8 +58,12 @@ async def test_two_hundred_users_across_processes_get_only_their_own(pair) -> No
         for _ in accounts:
             await asyncio.wait_for(ready.acquire(), 30)
         for n in range(3):
-            await asyncio.gather(*(apublish(c, (b if i % 2 else a).url, x["hook_token"], type="info",
-                                            title=f"{x['user_id']}#{n}") for i, x in enumerate(accounts)))
+            await asyncio.gather(
+                *(
+                    apublish(c, (b if i % 2 else a).url, x["hook_token"], type="info", title=f"{x['user_id']}#{n}")
+                    for i, x in enumerate(accounts)
+                )
+            )
         await asyncio.wait_for(asyncio.gather(*tasks), 30)
     for user_id, titles in got.items():
         assert titles == [f"{user_id}#{n}" for n in range(3)]
@@ -69,8 +77,9 @@ async def test_replay_after_reconnecting_to_the_other_process(pair) -> None:  # 
             await s.next()
             first = await apublish(c, a.url, u["hook_token"], type="start")
             assert (await s.next())[1] == first
-        missed = [await apublish(c, (a if i % 2 else b).url, u["hook_token"], type="info", title=str(i))
-                  for i in range(4)]
+        missed = [
+            await apublish(c, (a if i % 2 else b).url, u["hook_token"], type="info", title=str(i)) for i in range(4)
+        ]
         async with open_stream(c, b.url, session=u["session_token"], last_event_id=first) as s:
             assert (await s.next())[0] == "ready"
             assert [(await s.next())[1] for _ in missed] == missed
@@ -81,8 +90,11 @@ async def test_replay_after_reconnecting_to_the_other_process(pair) -> None:  # 
             assert (await s.next())[0] == "reset"
 
 
-async def test_revocations_propagate_within_a_second_and_load_at_start(pair, server_factory,  # type: ignore[no-untyped-def]
-                                                                       redis_server: RedisServer) -> None:
+async def test_revocations_propagate_within_a_second_and_load_at_start(
+    pair,
+    server_factory,  # type: ignore[no-untyped-def]
+    redis_server: RedisServer,
+) -> None:
     a, b = pair
     u = new_user(a.url)
     extra = httpx.post(a.url + "/api/tokens", headers=bearer(u["session_token"])).json()
@@ -91,7 +103,9 @@ async def test_revocations_propagate_within_a_second_and_load_at_start(pair, ser
         r = await c.delete(a.url + f"/api/tokens/{extra['token_id']}", headers=bearer(u["session_token"]))
         assert r.status_code == 204
         t0 = time.monotonic()
-        while (await c.post(b.url + "/api/events", json={"type": "info"}, headers=bearer(extra["token"]))).status_code != 401:
+        while (
+            await c.post(b.url + "/api/events", json={"type": "info"}, headers=bearer(extra["token"]))
+        ).status_code != 401:
             assert time.monotonic() - t0 < 1.0
             await asyncio.sleep(0.02)
         assert (await c.post(a.url + "/api/users/me/revoke-all", headers=bearer(u["session_token"]))).status_code == 200
@@ -105,23 +119,33 @@ async def test_revocations_propagate_within_a_second_and_load_at_start(pair, ser
 
 
 async def test_rate_limit_is_shared(server_factory, redis_server: RedisServer) -> None:  # type: ignore[no-untyped-def]
-    env = {"LIVE2D_NOTIFY_REDIS_URL": redis_server.url, "LIVE2D_NOTIFY_SECRET_KEYS": KEYS,
-           "LIVE2D_NOTIFY_HOOK_RATE": "4/minute"}
+    env = {
+        "LIVE2D_NOTIFY_REDIS_URL": redis_server.url,
+        "LIVE2D_NOTIFY_SECRET_KEYS": KEYS,
+        "LIVE2D_NOTIFY_HOOK_RATE": "4/minute",
+    }
     a, b = server_factory(env), server_factory(env)
     u = new_user(a.url)
-    codes = [httpx.post(srv.url + "/api/events", json={"type": "info"}, headers=bearer(u["hook_token"])).status_code
-             for srv in (a, b, a, b, a, b)]
+    codes = [
+        httpx.post(srv.url + "/api/events", json={"type": "info"}, headers=bearer(u["hook_token"])).status_code
+        for srv in (a, b, a, b, a, b)
+    ]
     assert codes == [202, 202, 202, 202, 429, 429]
 
 
 async def test_stream_cap_holds_across_processes(server_factory, redis_server: RedisServer) -> None:  # type: ignore[no-untyped-def]
-    env = {"LIVE2D_NOTIFY_REDIS_URL": redis_server.url, "LIVE2D_NOTIFY_SECRET_KEYS": KEYS,
-           "LIVE2D_NOTIFY_STREAMS_PER_USER": "2"}
+    env = {
+        "LIVE2D_NOTIFY_REDIS_URL": redis_server.url,
+        "LIVE2D_NOTIFY_SECRET_KEYS": KEYS,
+        "LIVE2D_NOTIFY_STREAMS_PER_USER": "2",
+    }
     a, b = server_factory(env), server_factory(env)
     u = new_user(a.url)
     async with httpx.AsyncClient() as c:
-        async with open_stream(c, a.url, session=u["session_token"]) as s1, \
-                open_stream(c, b.url, session=u["session_token"]) as s2:
+        async with (
+            open_stream(c, a.url, session=u["session_token"]) as s1,
+            open_stream(c, b.url, session=u["session_token"]) as s2,
+        ):
             await s1.next()
             await s2.next()
             for srv in (a, b):
@@ -173,10 +197,18 @@ async def test_traceparent_follows_an_event_from_post_to_delivery_on_another_pro
     trace = "4bf92f3577b34da6a3ce929d0e0e4736"
     async with httpx.AsyncClient() as c, open_stream(c, a.url, session=u["session_token"]) as s:
         await s.next()
-        r = await c.post(b.url + "/api/events", json={"type": "info"}, headers={
-            **bearer(u["hook_token"]), "traceparent": f"00-{trace}-00f067aa0ba902b7-01", "X-Request-ID": "req-42"})
+        r = await c.post(
+            b.url + "/api/events",
+            json={"type": "info"},
+            headers={
+                **bearer(u["hook_token"]),
+                "traceparent": f"00-{trace}-00f067aa0ba902b7-01",
+                "X-Request-ID": "req-42",
+            },
+        )
         assert r.status_code == 202 and r.headers["x-request-id"] == "req-42"
         await s.next()
+
     def logged(srv: LiveServer, *needles: str) -> bool:
         deadline = time.monotonic() + 3  # log lines are written in batches every 100 ms
         while time.monotonic() < deadline:

@@ -18,9 +18,15 @@ LIMITS = httpx.Limits(max_connections=1000, max_keepalive_connections=100)
 
 
 @asynccontextmanager
-async def open_stream(client: httpx.AsyncClient, base: str, *, session: str | None = None,
-                      ticket: str | None = None, last_event_id: str | None = None,
-                      query_last: str | None = None) -> AsyncIterator[SSE]:
+async def open_stream(
+    client: httpx.AsyncClient,
+    base: str,
+    *,
+    session: str | None = None,
+    ticket: str | None = None,
+    last_event_id: str | None = None,
+    query_last: str | None = None,
+) -> AsyncIterator[SSE]:
     headers = bearer(session) if session else {}
     if last_event_id:
         headers["Last-Event-ID"] = last_event_id
@@ -29,8 +35,9 @@ async def open_stream(client: httpx.AsyncClient, base: str, *, session: str | No
         params["ticket"] = ticket
     if query_last:
         params["last_event_id"] = query_last
-    async with client.stream("GET", base + "/api/stream", headers=headers, params=params,
-                             timeout=httpx.Timeout(10, read=None)) as r:
+    async with client.stream(
+        "GET", base + "/api/stream", headers=headers, params=params, timeout=httpx.Timeout(10, read=None)
+    ) as r:
         assert r.status_code == 200, await r.aread()
         yield SSE(r)
 
@@ -50,8 +57,9 @@ async def test_stream_opens_with_ready_and_retry_then_delivers_the_event(shared_
         assert s.response.headers["x-accel-buffering"] == "no"
         kind, _, _ = await s.next()
         assert kind == "ready" and s.retry is not None and s.raw.startswith("retry:")
-        eid = await apublish(c, base, u["hook_token"], type="progress", title="Running", tool="command",
-                             unknown="dropped")
+        eid = await apublish(
+            c, base, u["hook_token"], type="progress", title="Running", tool="command", unknown="dropped"
+        )
         kind, got_id, data = await s.next(1.0)
         assert kind == "agent" and got_id == eid
         body = json.loads(data)
@@ -97,8 +105,9 @@ async def test_two_hundred_users_each_get_exactly_their_own_events_in_order(shar
         await asyncio.wait_for(ready.wait(), 30)
         sent: dict[str, list[str]] = {a["user_id"]: [] for a in accounts}
         for i in range(per_user):
-            ids = await asyncio.gather(*(apublish(c, base, a["hook_token"], type="info", title=f"{a['user_id']}#{i}")
-                                         for a in accounts))
+            ids = await asyncio.gather(
+                *(apublish(c, base, a["hook_token"], type="info", title=f"{a['user_id']}#{i}") for a in accounts)
+            )
             for a, eid in zip(accounts, ids, strict=True):
                 sent[a["user_id"]].append(eid)
         await asyncio.wait_for(asyncio.gather(*listeners), 30)
@@ -172,7 +181,10 @@ async def test_stream_cap_counts_ticket_streams(server_factory) -> None:  # type
     u = new_user(srv.url)
     async with httpx.AsyncClient() as c:
         ticket = (await c.post(srv.url + "/api/stream-tickets", headers=bearer(u["session_token"]))).json()["ticket"]
-        async with open_stream(c, srv.url, ticket=ticket) as a, open_stream(c, srv.url, session=u["session_token"]) as b:
+        async with (
+            open_stream(c, srv.url, ticket=ticket) as a,
+            open_stream(c, srv.url, session=u["session_token"]) as b,
+        ):
             await a.next()
             await b.next()
             r = await c.get(srv.url + "/api/stream", params={"ticket": ticket})
@@ -187,11 +199,13 @@ async def test_heartbeat_comments_keep_the_stream_alive(server_factory) -> None:
     u = new_user(srv.url)
     async with httpx.AsyncClient() as c, open_stream(c, srv.url, session=u["session_token"]) as s:
         await s.next()
+
         async def comment() -> str:
             async for line in s._lines:
                 if line.startswith(":"):
                     return line
             raise EOFError
+
         assert (await asyncio.wait_for(comment(), 2)).startswith(":")
 
 
@@ -226,8 +240,11 @@ async def test_slow_consumer_never_delays_another_user(shared_server: LiveServer
             assert (await s.next(1.0))[1] == eid
             assert time.monotonic() - t0 < 1.0
         metrics = httpx.get(base + "/metrics").text
-        resets = [float(line.split()[1]) for line in metrics.splitlines()
-                  if line.startswith("live2d_notify_slow_consumer_resets_total")]
+        resets = [
+            float(line.split()[1])
+            for line in metrics.splitlines()
+            if line.startswith("live2d_notify_slow_consumer_resets_total")
+        ]
         assert resets and resets[0] >= 1  # the stuck stream was reset rather than buffered without bound
     finally:
         sock.close()
@@ -244,9 +261,11 @@ async def test_a_thousand_connect_disconnect_cycles_return_the_gauge_to_zero(ser
     srv = server_factory({"LIVE2D_NOTIFY_STREAMS_PER_USER": "1000"})
     u = new_user(srv.url)
     async with httpx.AsyncClient(limits=LIMITS) as c:
+
         async def cycle() -> None:
             async with open_stream(c, srv.url, session=u["session_token"]) as s:
                 await s.next()
+
         for _ in range(20):
             await asyncio.gather(*(cycle() for _ in range(50)))
     deadline = time.monotonic() + 5
@@ -274,15 +293,19 @@ async def test_restart_keeps_tokens_revocations_and_streams_resume(server_factor
     srv = server_factory()
     a, b = new_user(srv.url), new_user(srv.url)
     revoked = httpx.post(srv.url + "/api/tokens", headers=bearer(a["session_token"])).json()
-    assert httpx.delete(srv.url + f"/api/tokens/{revoked['token_id']}",
-                        headers=bearer(a["session_token"])).status_code == 204
+    assert (
+        httpx.delete(srv.url + f"/api/tokens/{revoked['token_id']}", headers=bearer(a["session_token"])).status_code
+        == 204
+    )
     assert httpx.post(srv.url + "/api/users/me/revoke-all", headers=bearer(b["session_token"])).status_code == 200
     srv.restart()
     async with httpx.AsyncClient() as c:
-        assert (await c.post(srv.url + "/api/events", json={"type": "info"},
-                             headers=bearer(revoked["token"]))).json()["error"]["code"] == "token_revoked"
-        assert (await c.post(srv.url + "/api/events", json={"type": "info"},
-                             headers=bearer(b["hook_token"]))).json()["error"]["code"] == "token_revoked"
+        assert (await c.post(srv.url + "/api/events", json={"type": "info"}, headers=bearer(revoked["token"]))).json()[
+            "error"
+        ]["code"] == "token_revoked"
+        assert (await c.post(srv.url + "/api/events", json={"type": "info"}, headers=bearer(b["hook_token"]))).json()[
+            "error"
+        ]["code"] == "token_revoked"
         async with open_stream(c, srv.url, session=a["session_token"]) as s:
             await s.next()
             eid = await apublish(c, srv.url, a["hook_token"], type="success")

@@ -55,8 +55,17 @@ def test_key_rotation_newest_signs_all_verify() -> None:
         TokenService(["other"]).verify(token, ALL)
 
 
-@pytest.mark.parametrize("mutate", [lambda t: t[:-1], lambda t: t[:-2] + ("A" if t[-2] != "A" else "B") + t[-1],
-                                    lambda t: t + "x", lambda t: t.replace(".", "", 1), lambda t: "l2n_hook_", lambda t: ""])
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        lambda t: t[:-1],
+        lambda t: t[:-2] + ("A" if t[-2] != "A" else "B") + t[-1],
+        lambda t: t + "x",
+        lambda t: t.replace(".", "", 1),
+        lambda t: "l2n_hook_",
+        lambda t: "",
+    ],
+)
 def test_mutated_tokens_are_invalid(mutate) -> None:  # type: ignore[no-untyped-def]
     svc = TokenService(["k1"])
     token, _ = svc.issue(Kind.HOOK, "usr_1", 60)

@@ -76,6 +76,7 @@ class _Fallback:
         path: str = scope.get("path", "")
         if path.startswith("/api/") or path == "/api" or scope["type"] != "http":
             raise HTTPException(404)
+
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 message["headers"] = [*message.get("headers", []), *PAGE_HEADERS]
@@ -174,7 +175,9 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
     gc.set_threshold(5000, 20, 100)
     logger.info(
         "live2d-notify ready db={} broker={} audit={}",
-        settings.db, "redis" if settings.redis_url else "memory", settings.audit,
+        settings.db,
+        "redis" if settings.redis_url else "memory",
+        settings.audit,
     )
     try:
         yield

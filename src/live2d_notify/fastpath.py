@@ -41,8 +41,10 @@ class FastPath:
         if scope["type"] != "http":
             return False
         path, method = scope["path"], scope["method"]
-        if not ((method == "POST" and (path == "/api/events" or path.startswith("/api/hooks/")))
-                or (method == "GET" and path == "/api/stream")):
+        if not (
+            (method == "POST" and (path == "/api/events" or path.startswith("/api/hooks/")))
+            or (method == "GET" and path == "/api/stream")
+        ):
             return False
         if self.starlette.state.settings.cors_origins:
             return not any(name == b"origin" for name, _ in scope["headers"])

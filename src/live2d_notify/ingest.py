@@ -122,8 +122,9 @@ async def handle_publish(svc: Services, scope: Scope, receive: Receive) -> Reply
         limited = await svc.limiter.hit(svc.hook_limits, "hook", claims.token_id)
         if limited:
             svc.metrics.rate_limited.labels("hook").inc()
-            raise ApiError(429, "rate_limited", "Too many events for this hook token; slow down.",
-                           headers=limited.headers())
+            raise ApiError(
+                429, "rate_limited", "Too many events for this hook token; slow down.", headers=limited.headers()
+            )
         body = await read_body(receive, EVENT_BODY_LIMIT if source is None else HOOK_BODY_LIMIT, length)
         payload = parse_json(body, ctype)
         del body
@@ -147,8 +148,16 @@ async def handle_publish(svc: Services, scope: Scope, receive: Receive) -> Reply
     except ApiError as exc:
         svc.metrics.events_rejected.labels(exc.code).inc()
         if svc.audit is not None:
-            svc.audit.record(AuditRow(time.time(), claims.user_id if claims else None,
-                                      claims.token_id if claims else None, None, None, exc.code))
+            svc.audit.record(
+                AuditRow(
+                    time.time(),
+                    claims.user_id if claims else None,
+                    claims.token_id if claims else None,
+                    None,
+                    None,
+                    exc.code,
+                )
+            )
         return error_reply(exc)
     svc.metrics.hot.accepted["api" if source is None else "hook"] += 1
     if event is None:
@@ -167,14 +176,22 @@ async def _publish(svc: Services, claims: Claims, fields: dict[str, str | None])
     try:
         event = await svc.broker.publish(claims.user_id, fields)
     except BrokerUnavailable:
-        raise ApiError(503, "unavailable", "The event broker is unreachable; try again shortly.",
-                       headers={"Retry-After": "1"}) from None
+        raise ApiError(
+            503, "unavailable", "The event broker is unreachable; try again shortly.", headers={"Retry-After": "1"}
+        ) from None
     svc.metrics.hot.observe_latency(max(0.0, time.time() - event.us / 1_000_000))
     if svc.audit is not None:
-        svc.audit.record(AuditRow(event.us / 1e6, claims.user_id, claims.token_id, fields["type"],
-                                  fields["source"], "accepted"))
-    logger.debug("event published user={} token_id={} id={} type={} source={}",
-                 claims.user_id, claims.token_id, event.id, fields["type"], fields["source"])
+        svc.audit.record(
+            AuditRow(event.us / 1e6, claims.user_id, claims.token_id, fields["type"], fields["source"], "accepted")
+        )
+    logger.debug(
+        "event published user={} token_id={} id={} type={} source={}",
+        claims.user_id,
+        claims.token_id,
+        event.id,
+        fields["type"],
+        fields["source"],
+    )
     return event
 
 

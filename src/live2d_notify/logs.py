@@ -107,10 +107,18 @@ class AccessLog:
             self._stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(second))
         ms = int(now * 1000) % 1000
         if self.json:
-            stderr_sink.write(json.dumps({
-                "ts": f"{self._stamp}.{ms:03d}", "level": "INFO", "msg": message,
-                "request_id": request_id.get(), "trace_id": trace_id.get(),
-            }) + "\n")
+            stderr_sink.write(
+                json.dumps(
+                    {
+                        "ts": f"{self._stamp}.{ms:03d}",
+                        "level": "INFO",
+                        "msg": message,
+                        "request_id": request_id.get(),
+                        "trace_id": trace_id.get(),
+                    }
+                )
+                + "\n"
+            )
         else:
             stderr_sink.write(f"{self._stamp}.{ms:03d} INFO    [{request_id.get()} {trace_id.get()}] {message}\n")
 

@@ -83,8 +83,10 @@ class Metrics:
             "live2d_notify_events_rejected", "Event posts refused, by reason (error code).", ["reason"], registry=r
         )
         self.events_ignored = Counter(
-            "live2d_notify_events_ignored", "Hook payloads that normalised to nothing or were duplicates.",
-            ["reason"], registry=r,
+            "live2d_notify_events_ignored",
+            "Hook payloads that normalised to nothing or were duplicates.",
+            ["reason"],
+            registry=r,
         )
         self.open_streams = Gauge("live2d_notify_open_streams", "Open SSE streams on this process.", registry=r)
         self.rate_limited = Counter(

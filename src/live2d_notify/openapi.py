@@ -23,8 +23,12 @@ _CREDENTIALS = {
     "type": "object",
     "required": ["user_id", "session_token", "session_expires_at", "hook_token", "hook_token_id", "hook_expires_at"],
     "properties": {
-        "user_id": _STR, "session_token": _STR, "session_expires_at": _TIME,
-        "hook_token": _STR, "hook_token_id": _STR, "hook_expires_at": _TIME,
+        "user_id": _STR,
+        "session_token": _STR,
+        "session_expires_at": _TIME,
+        "hook_token": _STR,
+        "hook_token_id": _STR,
+        "hook_expires_at": _TIME,
     },
 }
 _EVENT_BODY = {
@@ -38,17 +42,22 @@ _EVENT_BODY = {
 
 
 def _errors(*codes: int) -> dict[str, Any]:
-    return {
-        str(c): _json({"$ref": "#/components/schemas/Error"}, "error") for c in codes
-    }
+    return {str(c): _json({"$ref": "#/components/schemas/Error"}, "error") for c in codes}
 
 
 def _json(schema: dict[str, Any], description: str = "ok") -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
-def _op(summary: str, responses: dict[str, Any], *, auth: str | None, body: dict[str, Any] | None = None,
-        required: bool = True, params: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+def _op(
+    summary: str,
+    responses: dict[str, Any],
+    *,
+    auth: str | None,
+    body: dict[str, Any] | None = None,
+    required: bool = True,
+    params: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
     op: dict[str, Any] = {"summary": summary, "responses": responses}
     if auth:
         op["security"] = [{auth: []}]
@@ -72,51 +81,142 @@ def openapi_document() -> dict[str, Any]:
             "schemas": {"Error": _ERROR, "Credentials": _CREDENTIALS, "EventBody": _EVENT_BODY},
         },
         "paths": {
-            "/api/users": {"post": _op("Create an anonymous user", {
-                "201": _json({"$ref": "#/components/schemas/Credentials"}), **_errors(429)}, auth=None)},
-            "/api/session/refresh": {"post": _op("A fresh session token", {
-                "200": _json({"type": "object", "required": ["session_token", "session_expires_at"],
-                              "properties": {"session_token": _STR, "session_expires_at": _TIME}}),
-                **_errors(401, 403)}, auth="session")},
-            "/api/tokens": {"post": _op("Another hook token", {
-                "201": _json({"type": "object", "required": ["token", "token_id", "label", "expires_at"],
-                              "properties": {"token": _STR, "token_id": _STR, "label": {"type": ["string", "null"]},
-                                             "expires_at": _TIME}}),
-                **_errors(400, 401, 403, 413, 415, 422)}, auth="session",
-                body={"type": "object", "properties": {"label": {"type": "string", "maxLength": 64}}}, required=False)},
-            "/api/tokens/{token_id}": {"delete": _op("Revoke one of your tokens (idempotent)", {
-                "204": {"description": "revoked (or never yours)"}, **_errors(401, 403)}, auth="session",
-                params=[{"name": "token_id", "in": "path", "required": True, "schema": _STR}])},
-            "/api/users/me/revoke-all": {"post": _op("Revoke every token; get new ones", {
-                "200": _json({"$ref": "#/components/schemas/Credentials"}), **_errors(401, 403)}, auth="session")},
-            "/api/events": {"post": _op("Publish an event", {
-                "202": _json({"type": "object", "properties": {"id": _STR, "ignored": {"type": "boolean"}}}),
-                **_errors(400, *auth_errors, 422, 503)}, auth="hook",
-                body={"$ref": "#/components/schemas/EventBody"})},
-            "/api/hooks/{source}": {"post": _op("Publish a CLI's raw hook payload, normalised server-side", {
-                "202": _json({"type": "object", "properties": {
-                    "id": _STR, "type": {"type": "string", "enum": list(TYPES)}, "ignored": {"type": "boolean"}}}),
-                **_errors(400, *auth_errors, 422, 503)}, auth="hook", body={"type": "object"},
-                params=[{"name": "source", "in": "path", "required": True, "schema": _STR}])},
-            "/api/stream-tickets": {"post": _op("A subscribe-only ticket for EventSource", {
-                "201": _json({"type": "object", "required": ["ticket", "expires_in"],
-                              "properties": {"ticket": _STR, "expires_in": {"type": "integer"}}}),
-                **_errors(401, 403)}, auth="session")},
-            "/api/stream": {"get": {
-                "summary": "Server-Sent Events: ready, agent, reset, revoked",
-                "security": [{"session": []}, {}],
-                "parameters": [
-                    {"name": "ticket", "in": "query", "required": False, "schema": _STR},
-                    {"name": "last_event_id", "in": "query", "required": False, "schema": _STR},
-                    {"name": "Last-Event-ID", "in": "header", "required": False, "schema": _STR},
-                ],
-                "responses": {"200": {"description": "event stream", "content": {"text/event-stream": {}}},
-                              **_errors(401, 403, 429)},
-            }},
+            "/api/users": {
+                "post": _op(
+                    "Create an anonymous user",
+                    {"201": _json({"$ref": "#/components/schemas/Credentials"}), **_errors(429)},
+                    auth=None,
+                )
+            },
+            "/api/session/refresh": {
+                "post": _op(
+                    "A fresh session token",
+                    {
+                        "200": _json(
+                            {
+                                "type": "object",
+                                "required": ["session_token", "session_expires_at"],
+                                "properties": {"session_token": _STR, "session_expires_at": _TIME},
+                            }
+                        ),
+                        **_errors(401, 403),
+                    },
+                    auth="session",
+                )
+            },
+            "/api/tokens": {
+                "post": _op(
+                    "Another hook token",
+                    {
+                        "201": _json(
+                            {
+                                "type": "object",
+                                "required": ["token", "token_id", "label", "expires_at"],
+                                "properties": {
+                                    "token": _STR,
+                                    "token_id": _STR,
+                                    "label": {"type": ["string", "null"]},
+                                    "expires_at": _TIME,
+                                },
+                            }
+                        ),
+                        **_errors(400, 401, 403, 413, 415, 422),
+                    },
+                    auth="session",
+                    body={"type": "object", "properties": {"label": {"type": "string", "maxLength": 64}}},
+                    required=False,
+                )
+            },
+            "/api/tokens/{token_id}": {
+                "delete": _op(
+                    "Revoke one of your tokens (idempotent)",
+                    {"204": {"description": "revoked (or never yours)"}, **_errors(401, 403)},
+                    auth="session",
+                    params=[{"name": "token_id", "in": "path", "required": True, "schema": _STR}],
+                )
+            },
+            "/api/users/me/revoke-all": {
+                "post": _op(
+                    "Revoke every token; get new ones",
+                    {"200": _json({"$ref": "#/components/schemas/Credentials"}), **_errors(401, 403)},
+                    auth="session",
+                )
+            },
+            "/api/events": {
+                "post": _op(
+                    "Publish an event",
+                    {
+                        "202": _json({"type": "object", "properties": {"id": _STR, "ignored": {"type": "boolean"}}}),
+                        **_errors(400, *auth_errors, 422, 503),
+                    },
+                    auth="hook",
+                    body={"$ref": "#/components/schemas/EventBody"},
+                )
+            },
+            "/api/hooks/{source}": {
+                "post": _op(
+                    "Publish a CLI's raw hook payload, normalised server-side",
+                    {
+                        "202": _json(
+                            {
+                                "type": "object",
+                                "properties": {
+                                    "id": _STR,
+                                    "type": {"type": "string", "enum": list(TYPES)},
+                                    "ignored": {"type": "boolean"},
+                                },
+                            }
+                        ),
+                        **_errors(400, *auth_errors, 422, 503),
+                    },
+                    auth="hook",
+                    body={"type": "object"},
+                    params=[{"name": "source", "in": "path", "required": True, "schema": _STR}],
+                )
+            },
+            "/api/stream-tickets": {
+                "post": _op(
+                    "A subscribe-only ticket for EventSource",
+                    {
+                        "201": _json(
+                            {
+                                "type": "object",
+                                "required": ["ticket", "expires_in"],
+                                "properties": {"ticket": _STR, "expires_in": {"type": "integer"}},
+                            }
+                        ),
+                        **_errors(401, 403),
+                    },
+                    auth="session",
+                )
+            },
+            "/api/stream": {
+                "get": {
+                    "summary": "Server-Sent Events: ready, agent, reset, revoked",
+                    "security": [{"session": []}, {}],
+                    "parameters": [
+                        {"name": "ticket", "in": "query", "required": False, "schema": _STR},
+                        {"name": "last_event_id", "in": "query", "required": False, "schema": _STR},
+                        {"name": "Last-Event-ID", "in": "header", "required": False, "schema": _STR},
+                    ],
+                    "responses": {
+                        "200": {"description": "event stream", "content": {"text/event-stream": {}}},
+                        **_errors(401, 403, 429),
+                    },
+                }
+            },
             "/healthz": {"get": {"summary": "Liveness", "responses": {"200": _json({"type": "object"})}}},
-            "/readyz": {"get": {"summary": "Readiness", "responses": {
-                "200": _json({"type": "object"}), "503": _json({"type": "object"})}}},
-            "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {
-                "200": {"description": "text", "content": {"text/plain": {}}}, **_errors(404)}}},
+            "/readyz": {
+                "get": {
+                    "summary": "Readiness",
+                    "responses": {"200": _json({"type": "object"}), "503": _json({"type": "object"})},
+                }
+            },
+            "/metrics": {
+                "get": {
+                    "summary": "Prometheus metrics",
+                    "responses": {"200": {"description": "text", "content": {"text/plain": {}}}, **_errors(404)},
+                }
+            },
         },
     }

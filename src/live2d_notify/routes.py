@@ -81,8 +81,9 @@ async def create_user(request: Request) -> Response:
     limited = await svc.limiter.hit(svc.signup_limits, "signup", client_ip(svc, request))
     if limited:
         svc.metrics.rate_limited.labels("signup").inc()
-        raise ApiError(429, "rate_limited", "Too many sign-ups from this address; try again later.",
-                       headers=limited.headers())
+        raise ApiError(
+            429, "rate_limited", "Too many sign-ups from this address; try again later.", headers=limited.headers()
+        )
     user_id = new_id("usr_")
     body = _issue_pair(svc, user_id)
     logger.info("user created user={} hook_token_id={}", user_id, body["hook_token_id"])
@@ -186,14 +187,27 @@ async def stream(request: Request) -> Response:
             raise
     except TooManyStreams:
         svc.metrics.rate_limited.labels("streams").inc()
-        raise ApiError(429, "too_many_streams", f"At most {cap} open streams per user; close one first.",
-                       headers={"Retry-After": "5", "RateLimit-Limit": str(cap), "RateLimit-Remaining": "0",
-                                "RateLimit-Reset": "5"}) from None
+        raise ApiError(
+            429,
+            "too_many_streams",
+            f"At most {cap} open streams per user; close one first.",
+            headers={
+                "Retry-After": "5",
+                "RateLimit-Limit": str(cap),
+                "RateLimit-Remaining": "0",
+                "RateLimit-Reset": "5",
+            },
+        ) from None
     shared_ring = await broker.history(user_id) if last_id is not None else None
     catch_up = hub.catch_up(sub, last_id, shared_ring)
     ready = control_frame("ready", {"heartbeat": svc.settings.heartbeat}, retry_ms=RETRY_MS)
-    return StreamResponse(hub, sub, ready + catch_up, svc.settings.heartbeat,
-                          lambda: _background(broker.release_stream(user_id, stream_id)))
+    return StreamResponse(
+        hub,
+        sub,
+        ready + catch_up,
+        svc.settings.heartbeat,
+        lambda: _background(broker.release_stream(user_id, stream_id)),
+    )
 
 
 _pending: set[asyncio.Task[None]] = set()

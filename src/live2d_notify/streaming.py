@@ -24,8 +24,7 @@ HEADERS = {"Cache-Control": "no-cache, no-transform", "X-Accel-Buffering": "no"}
 
 
 class StreamResponse(EventSourceResponse):
-    def __init__(self, hub: Hub, stream: Stream, first: bytes, heartbeat: float,
-                 on_close: Callable[[], None]) -> None:
+    def __init__(self, hub: Hub, stream: Stream, first: bytes, heartbeat: float, on_close: Callable[[], None]) -> None:
         super().__init__(_body(), ping=heartbeat, headers=HEADERS)
         self.hub = hub
         self.stream = stream

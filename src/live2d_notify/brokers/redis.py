@@ -81,7 +81,11 @@ class RedisBroker:
         self.revocations = revocations
         # A blocking pool: a burst of requests waits for a connection rather than failing.
         pool = aioredis.BlockingConnectionPool.from_url(
-            url, max_connections=64, timeout=5, socket_connect_timeout=2, socket_timeout=5,
+            url,
+            max_connections=64,
+            timeout=5,
+            socket_connect_timeout=2,
+            socket_timeout=5,
             health_check_interval=10,
         )
         # Any: redis-py's stubs can't tell a bytes reply from a str one (we never decode responses).
@@ -194,14 +198,16 @@ class RedisBroker:
     # -- revocations ------------------------------------------------------------------------
     async def revoke_token(self, user_id: str, token_id: str, purge_after: int) -> None:
         msg = json.dumps({"op": "token", "user": user_id, "token": token_id, "until": purge_after})
-        await self._write(lambda p: (p.hset(REVOKED_TOKENS, f"{user_id}\x1f{token_id}", purge_after),
-                                     p.publish(CONTROL, msg)))
+        await self._write(
+            lambda p: (p.hset(REVOKED_TOKENS, f"{user_id}\x1f{token_id}", purge_after), p.publish(CONTROL, msg))
+        )
         self.revocations.revoke_token(user_id, token_id, purge_after)
 
     async def revoke_user(self, user_id: str, not_before_us: int, purge_after: int) -> None:
         msg = json.dumps({"op": "user", "user": user_id, "nb": not_before_us, "until": purge_after})
-        await self._write(lambda p: (p.hset(REVOKED_USERS, user_id, f"{not_before_us}:{purge_after}"),
-                                     p.publish(CONTROL, msg)))
+        await self._write(
+            lambda p: (p.hset(REVOKED_USERS, user_id, f"{not_before_us}:{purge_after}"), p.publish(CONTROL, msg))
+        )
         self.revocations.revoke_user(user_id, not_before_us, purge_after)
         self.hub.close_user(user_id)
 
