@@ -102,6 +102,24 @@ def screenshot(page: Page, name: str, full_page: bool = False) -> None:
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full_page)
 
 
+def wait_until(page: Page, condition: str, timeout_ms: float = 5_000) -> None:
+    """Wait until the JS expression `condition` is true in the page (a bounded wait on a condition).
+
+    Unlike `page.wait_for_function`, whose polling evaluates strings with eval (refused by the page's
+    Content-Security-Policy), the expression here is compiled as part of the evaluated function.
+    """
+    met = page.evaluate(
+        f"""async (timeout) => {{
+          const met = () => Boolean({condition});
+          const end = Date.now() + timeout;
+          while (!met() && Date.now() < end) await new Promise((resolve) => setTimeout(resolve, 25));
+          return met();
+        }}""",
+        timeout_ms,
+    )
+    assert met, f"not true after {timeout_ms} ms: {condition}"
+
+
 # Decode a PNG in a blank page and count the pixels that differ from a background colour.
 _COUNT_PIXELS = """
 async ([dataUrl, bg, tolerance]) => {

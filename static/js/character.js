@@ -9,7 +9,7 @@
 import { reactionFor } from "./reactions.js";
 import { FallbackRenderer } from "./fallback.js";
 
-const DWELL_MS = 1500; // how long a reaction holds the stage (then the character rests)
+const DWELL_MS = 5000; // how long a reaction's pose and mood hold when nothing follows
 const MIN_SHOW_MS = 600; // the least a reaction shows before the next one takes over
 const CUT_SHORT_MS = 250; // ... before an important one replaces a lesser one
 const BUBBLE_MS = 6000; // the speech bubble outlives the dwell
@@ -57,6 +57,7 @@ export class Character {
     if (this.renderer && this.renderer !== renderer) this.renderer.destroy();
     this.renderer = renderer;
     this.root.dataset.renderer = renderer.kind;
+    if (renderer.activate) renderer.activate();
     if (renderer.onFailure) {
       renderer.onFailure(() => {
         if (this.renderer === renderer) this._setRenderer(new FallbackRenderer(this.root.querySelector(".fallback")));

@@ -5,9 +5,11 @@
 // under prefers-reduced-motion skips motions and stops rendering once an expression has settled.
 
 const LOAD_TIMEOUT_MS = 20000;
-const WAITING_REPEAT_MS = 7000; // replay the waiting motion this often while it is unanswered
+const WAITING_REPEAT_MS = 15000; // replay the waiting motion this often while it is unanswered
+const BUBBLE_SPACE_PX = 56; // kept free above the model for the speech bubble (= .fallback top inset)
 
 let scriptsLoaded = null;
+let active = null; // the renderer on stage: only it drives the shared ticker (a model switch briefly has two)
 
 function loadScript(src) {
   return new Promise((resolve, reject) => {
@@ -57,7 +59,7 @@ function withTimeout(promise, ms, what) {
  * Create a renderer showing the model at `modelUrl` on a new canvas inside `root`.
  * Rejects when WebGL, the scripts or the model are unavailable (the caller falls back).
  */
-export async function createLive2DRenderer({ root, modelUrl, moods, scripts, render, reducedMotion }) {
+export async function createLive2DRenderer({ root, modelUrl, moods, motions, view, scripts, render, reducedMotion }) {
   if (!webglAvailable()) throw new Error("WebGL is not available");
   await withTimeout(loadScripts(scripts), LOAD_TIMEOUT_MS, "loading the Live2D scripts");
   const PIXI = window.PIXI;
@@ -68,7 +70,7 @@ export async function createLive2DRenderer({ root, modelUrl, moods, scripts, ren
 
   const ticker = PIXI.Ticker.shared;
   ticker.autoStart = false; // or adding the model's update listener starts it uncapped
-  ticker.stop();
+  if (!active) ticker.stop();
 
   // A fresh canvas per model: pixi loses the WebGL context of the canvas it is destroyed with.
   const canvas = document.createElement("canvas");
@@ -102,17 +104,19 @@ export async function createLive2DRenderer({ root, modelUrl, moods, scripts, ren
     canvas.remove();
     throw err;
   }
-  return new Live2DRenderer({ root, canvas, app, model, moods, render, reducedMotion, MotionPriority, ticker });
+  return new Live2DRenderer({ root, canvas, app, model, moods, motions, view, render, reducedMotion, MotionPriority, ticker });
 }
 
 class Live2DRenderer {
-  constructor({ root, canvas, app, model, moods, render, reducedMotion, MotionPriority, ticker }) {
+  constructor({ root, canvas, app, model, moods, motions, view, render, reducedMotion, MotionPriority, ticker }) {
     this.kind = "live2d";
     this.root = root;
     this.canvas = canvas;
     this.app = app;
     this.model = model;
     this.moods = moods || {};
+    this.motionOverrides = motions || {};
+    this.view = { zoom: 1, focusY: 0.5, ...(view || {}) };
     this.render = render;
     this.reducedMotion = reducedMotion;
     this.priority = MotionPriority;
@@ -122,6 +126,7 @@ class Live2DRenderer {
     this._failure = null;
     this._modeTimer = 0;
     this._waitingTimer = 0;
+    this._waitingMotions = null;
     this._destroyed = false;
 
     this.natural = { width: model.width, height: model.height };
@@ -140,9 +145,25 @@ class Live2DRenderer {
     document.addEventListener("visibilitychange", this._govern);
     reducedMotion.addEventListener("change", this._govern);
     canvas.addEventListener("webglcontextlost", this._onContextLost);
+    this._idleGroup = model.internalModel.motionManager.groups.idle;
+    this._applyMotionPreference = this._applyMotionPreference.bind(this);
+    reducedMotion.addEventListener("change", this._applyMotionPreference);
+    this._applyMotionPreference();
     this._fit();
-    if (reducedMotion.matches) this.model.internalModel.motionManager.stopAllMotions();
     this._bump();
+  }
+
+  /** Put this renderer on stage: from now on it alone sets the frame rate. */
+  activate() {
+    active = this;
+    this._govern();
+  }
+
+  /** Under reduced motion: no idle sway, no motions; expressions still change. */
+  _applyMotionPreference() {
+    const manager = this.model.internalModel.motionManager;
+    manager.groups.idle = this.reducedMotion.matches ? "__none__" : this._idleGroup;
+    if (this.reducedMotion.matches) manager.stopAllMotions();
   }
 
   /** Called when the renderer dies later (lost GPU context): the caller swaps in the fallback. */
@@ -161,10 +182,13 @@ class Live2DRenderer {
     const width = Math.max(1, box.clientWidth);
     const height = Math.max(1, box.clientHeight);
     this.app.renderer.resize(width, height);
-    const scale = Math.min(width / this.natural.width, height / this.natural.height) * 0.95;
+    // The model fits below a strip kept free for the speech bubble (as the fallback does in CSS).
+    const { zoom, focusY } = this.view;
+    const free = Math.max(1, height - BUBBLE_SPACE_PX);
+    const scale = Math.min(width / this.natural.width, free / this.natural.height) * 0.95 * zoom;
     this.model.scale.set(scale);
     this.model.x = (width - this.natural.width * scale) / 2;
-    this.model.y = height - this.natural.height * scale;
+    this.model.y = BUBBLE_SPACE_PX + free / 2 - this.natural.height * scale * focusY;
     this._bump(600); // draw the new size even when idle
   }
 
@@ -176,11 +200,11 @@ class Live2DRenderer {
 
   /** Pick the frame rate for the current situation; see the file comment. */
   _govern() {
-    if (this._destroyed) return;
+    if (this._destroyed || active !== this) return;
     window.clearTimeout(this._modeTimer);
     const ticker = this.ticker;
     const now = performance.now();
-    const active = now < this.activeUntil;
+    const busy = now < this.activeUntil;
     let mode;
     let fps;
     if (document.hidden) {
@@ -188,7 +212,7 @@ class Live2DRenderer {
     } else if (!this.render.throttle) {
       mode = "uncapped";
       fps = Number(this.render.maxFps) || 0;
-    } else if (active) {
+    } else if (busy) {
       mode = "active";
       fps = this.render.activeFps;
     } else if (this.reducedMotion.matches) {
@@ -205,7 +229,7 @@ class Live2DRenderer {
       ticker.start();
     }
     this.root.dataset.renderMode = mode;
-    if (active && !document.hidden) this._modeTimer = window.setTimeout(this._govern, this.activeUntil - now + 20);
+    if (busy && !document.hidden) this._modeTimer = window.setTimeout(this._govern, this.activeUntil - now + 20);
   }
 
   _onHit(areas) {
@@ -234,8 +258,9 @@ class Live2DRenderer {
   }
 
   play(reaction) {
+    if (reaction.type === "waiting") this._waitingMotions = this.motionOverrides.waiting || reaction.motions;
     this._expression(reaction.mood);
-    this._motion(reaction.motions);
+    this._motion(this.motionOverrides[reaction.type] || reaction.motions);
   }
 
   rest() {
@@ -248,7 +273,7 @@ class Live2DRenderer {
     window.clearInterval(this._waitingTimer);
     if (on) {
       this._waitingTimer = window.setInterval(() => {
-        if (!document.hidden) this._motion(["shake", "flick_head", "tap_body"]);
+        if (!document.hidden) this._motion(this._waitingMotions || ["shake"]);
       }, WAITING_REPEAT_MS);
     }
   }
@@ -261,10 +286,14 @@ class Live2DRenderer {
     this._resizeObserver.disconnect();
     document.removeEventListener("visibilitychange", this._govern);
     this.reducedMotion.removeEventListener("change", this._govern);
+    this.reducedMotion.removeEventListener("change", this._applyMotionPreference);
     this.canvas.removeEventListener("webglcontextlost", this._onContextLost);
-    this.ticker.stop();
+    if (active === this) {
+      this.ticker.stop();
+      active = null;
+      this.root.dataset.renderMode = "stopped";
+    }
     this.app.destroy(true, { children: true });
     this.canvas.remove();
-    this.root.dataset.renderMode = "stopped";
   }
 }

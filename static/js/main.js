@@ -116,6 +116,8 @@ async function showModel() {
       root: byTestId("character"),
       modelUrl: spec.url,
       moods: spec.moods,
+      motions: spec.motions,
+      view: spec.view,
       scripts: config.live2d.scripts,
       render: config.render,
       reducedMotion,
@@ -162,6 +164,12 @@ function buildModelSelect() {
 // ----- account, tokens, snippets -----
 
 function renderTokens() {
+  const session = byTestId("session-expiry");
+  const expiresAt = account.signedIn ? account.state.session.expiresAt : "";
+  session.dataset.expiresAt = expiresAt;
+  session.dataset.obtainedAt = account.signedIn ? String(account.state.session.obtainedAt) : "";
+  session.textContent = expiresAt ? `This browser's session renews itself; it ${expiryText(expiresAt)}.` : "";
+
   const primary = account.primaryHook;
   byTestId("hook-token").textContent = primary ? primary.token : "";
   byTestId("copy-token").disabled = !primary;

@@ -51,9 +51,9 @@ const PROGRESS = {
 
 const BY_TYPE = {
   start: { motions: ["flick_head", "tap_body"], mood: "happy", line: "On it!" },
-  success: { motions: ["pinch_out", "tap_body"], mood: "happy", line: "All done!" },
-  error: { motions: ["shake", "pinch_in"], mood: "sad", line: "Something went wrong." },
-  waiting: { motions: ["shake", "flick_head", "tap_body"], mood: "surprised", line: "I need you!" },
+  success: { motions: ["tap_body", "pinch_out"], mood: "happy", line: "All done!" },
+  error: { motions: ["pinch_out", "shake"], mood: "sad", line: "Something went wrong." },
+  waiting: { motions: ["shake", "pinch_in", "tap_body"], mood: "surprised", line: "I need you!" },
   info: { motions: ["tap_body"], mood: null, line: "Heads up." },
 };
 
