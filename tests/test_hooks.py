@@ -349,3 +349,21 @@ def test_the_childs_light_json_encoder_round_trips() -> None:
 )
 def test_server_urls_are_parsed_strictly(url: str, parts: tuple[str, str, int, str] | None) -> None:
     assert hooks.split_url(url) == parts
+
+
+def test_a_gemini_session_that_ends_mid_turn_is_reported_failed(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from live2d_notify.hooks import normalise, track_turn
+
+    def step(name: str) -> dict[str, str | None] | None:
+        return track_turn("gemini", normalise("gemini", {"hook_event_name": name, "session_id": "s-1"}), str(tmp_path))
+
+    assert step("BeforeAgent")["type"] == "start"  # type: ignore[index]
+    ended = step("SessionEnd")
+    assert ended is not None and ended["type"] == "error" and ended["title"] == "Failed"
+    assert step("SessionEnd")["type"] == "info"  # type: ignore[index]  # Gemini's repeated SessionEnd
+    step("BeforeAgent")
+    assert step("AfterAgent")["type"] == "success"  # type: ignore[index]
+    assert step("SessionEnd")["type"] == "info"  # type: ignore[index]  # a finished turn ends quietly
+    assert list(tmp_path.iterdir()) == []
+    claude = normalise("claude", {"hook_event_name": "SessionEnd", "session_id": "s-1"})
+    assert track_turn("claude", claude, str(tmp_path)) == claude  # only Gemini needs it

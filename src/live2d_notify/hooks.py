@@ -829,9 +829,38 @@ def _connect(scheme: str, host: str, port: int, timeout: float) -> "_socket.sock
 def _deliver(cli: str, args: list[str]) -> None:
     payload = _load(cli, args)
     url, token, detail = read_settings()
-    event = normalise(cli, payload, detail=detail)
+    event = track_turn(cli, normalise(cli, payload, detail=detail))
     if event is not None and url and token:
         post(url, token, event)
+
+
+TURN_TRACKED = frozenset({"gemini"})  # CLIs that fire no hook at all when a model call fails
+
+
+def track_turn(cli: str, event: Event | None, state_dir: str | None = None) -> Event | None:
+    """Gemini CLI fires nothing when its model call fails: the turn just stops and the session ends.
+    So the hook remembers an open turn per (hashed) session in a file, and a session that ends with
+    its turn still open is reported as failed. A file holds nothing but its name, the session hash."""
+    if cli not in TURN_TRACKED or event is None or not event.get("session"):
+        return event
+    import os
+
+    folder = state_dir or os.path.join(os.path.dirname(config_path()), "turns")
+    marker = os.path.join(folder, str(event["session"]))
+    kind = event.get("type")
+    try:
+        if kind == "start":
+            os.makedirs(folder, mode=0o700, exist_ok=True)
+            open(marker, "wb").close()
+        elif kind in ("success", "error"):
+            if os.path.exists(marker):
+                os.unlink(marker)
+        elif kind == "info" and event.get("title") == _ENDED[1] and os.path.exists(marker):
+            os.unlink(marker)
+            return {**event, "type": _FAILED[0], "title": _FAILED[1]}
+    except OSError:
+        pass
+    return event
 
 
 def _spawn_process(cli: str, args: list[str]) -> None:
@@ -841,7 +870,7 @@ def _spawn_process(cli: str, args: list[str]) -> None:
     import subprocess
 
     url, token, detail = read_settings()
-    event = normalise(cli, _load(cli, args), detail=detail)
+    event = track_turn(cli, normalise(cli, _load(cli, args), detail=detail))
     if event is None or not url or not token:
         return
     flags = getattr(subprocess, "DETACHED_PROCESS", 0) | getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)
