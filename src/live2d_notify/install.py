@@ -619,7 +619,7 @@ def write_config(url: str | None, token: str | None, detail: bool | None) -> Pat
 
 
 NEXT_STEPS = {
-    "claude": "Start a new Claude Code session (/hooks lists them); they are async: Claude never waits.",
+    "claude": "Start a new Claude Code session (/hooks lists them). Tool events are async; the hook returns in ms.",
     "codex": (
         "notify reports every finished turn. For start, working and permission states also enable\n"
         "hooks: add\n  [features]\n  hooks = true\nto {0}, then run /hooks in Codex and trust the\n"

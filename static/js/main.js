@@ -9,7 +9,7 @@ import { createLive2DRenderer, webglAvailable } from "./live2d.js";
 import { EventsList, relativeTime } from "./events-list.js";
 import { Notifier } from "./notify.js";
 import { Prefs } from "./prefs.js";
-import { SNIPPETS } from "./snippets.js";
+import { SetupPanel, richText } from "./setup.js";
 import { EVENT_TYPES } from "./reactions.js";
 
 const DEFAULT_CONFIG = {
@@ -224,71 +224,20 @@ function button(text, label, onClick, extraClass = "") {
   return el;
 }
 
-/** Text with `backticks` as <code>, built from text nodes. */
-function richText(tag, text, className = "") {
-  const el = document.createElement(tag);
-  if (className) el.className = className;
-  text.split("`").forEach((part, i) => {
-    if (!part) return;
-    if (i % 2) {
-      const code = document.createElement("code");
-      code.textContent = part;
-      el.append(code);
-    } else {
-      el.append(document.createTextNode(part));
-    }
-  });
-  return el;
-}
-
-function codeBlock(id, label, language, text) {
-  const wrap = document.createElement("div");
-  wrap.className = "code-block";
-  const head = document.createElement("div");
-  head.className = "code-head";
-  const title = document.createElement("span");
-  title.textContent = label;
-  const pre = document.createElement("pre");
-  pre.tabIndex = 0;
-  pre.setAttribute("aria-label", label);
-  const code = document.createElement("code");
-  code.dataset.testid = `snippet-${id}`;
-  code.dataset.language = language;
-  code.textContent = text;
-  pre.append(code);
-  head.append(title, button("Copy", `Copy: ${label}`, (e) => copyText(code.textContent, e.currentTarget)));
-  wrap.append(head, pre);
-  return wrap;
-}
+const setup = new SetupPanel(byTestId("snippets"), {
+  selected: prefs.get("setupCli"),
+  onSelect: (cli) => prefs.set("setupCli", cli),
+  copy: copyText,
+  button,
+});
 
 function renderSnippets() {
-  const box = byTestId("snippets");
-  const open = new Set([...box.querySelectorAll("details[open]")].map((d) => d.dataset.cli));
-  box.replaceChildren();
   const primary = account.primaryHook;
   if (!primary) {
-    box.append(richText("p", "Create a hook token first (above).", "muted"));
+    setup.clear(richText("p", "Create a hook token first (above).", "muted"));
     return;
   }
-  const ctx = { url: api.origin, token: primary.token, tokenLabel: primary.label };
-  let first = true;
-  for (const [id, snippet] of Object.entries(SNIPPETS)) {
-    const details = document.createElement("details");
-    details.className = "snippet";
-    details.dataset.cli = id;
-    details.open = open.size ? open.has(id) : first;
-    first = false;
-    const summary = document.createElement("summary");
-    summary.textContent = snippet.label;
-    details.append(summary);
-    if (snippet.warning) details.append(richText("p", snippet.warning, "warning"));
-    for (const paragraph of snippet.paragraphs || []) details.append(richText("p", paragraph));
-    details.append(codeBlock(id, snippet.file || snippet.label, snippet.language, snippet.render(ctx)));
-    for (const extra of snippet.extras || []) {
-      details.append(codeBlock(extra.id, extra.label, extra.language, extra.render(ctx)));
-    }
-    box.append(details);
-  }
+  setup.render({ url: api.origin, token: primary.token, tokenLabel: primary.label });
 }
 
 let streamUser = null;

@@ -1,18 +1,46 @@
-// Every copy-paste setup snippet the page shows, in one table keyed by CLI id.
+// Every set-up snippet the page shows, in one table keyed by CLI id (the ids of `live2d-notify install`).
 //
-// To add a CLI: add an entry with a label, a language ("json" snippets must parse: a browser test
-// checks), paragraphs (plain text; `backticks` become <code>), and render(ctx) returning the text.
-// ctx = { url, token, tokenLabel }: this server's address (no trailing slash) and the hook token.
-// Extra blocks (e.g. a merge command) go in `extras`, each with its own id, label, language, render.
+// The blocks are the ones `live2d-notify install <cli>` writes (src/live2d_notify/install.py, ported here
+// so the page renders them itself; tests/test_page_setup.py checks they stay the same), with one
+// difference: the page cannot know the person's interpreter or home directory, so the command is
+// HOOK_COMMAND, `python3` on PATH and `~`, which the shell each CLI runs its hooks in expands. Codex's
+// `notify` and opencode's plugin run without a shell, so theirs expand `~` themselves.
+//
+// An entry: label; intro; install (true: offer `live2d-notify install <id>` and the no-pip set-up);
+// files: the blocks to paste, each { id, file, language, paragraphs, render(ctx), merge? };
+// next: the steps the CLI still needs (plain text, `backticks` become <code>); extras: more blocks;
+// zeroInstall: { warning, paragraphs, blocks } for a route without the local hook.
+// A block's id becomes data-testid="snippet-<id>"; "json" blocks must parse, "toml" ones too (tested).
+// ctx = { url, token, tokenLabel }: this server's address (no trailing slash) and the hook token in use.
 
 /** Quote a string for a POSIX shell. */
 export function shellQuote(value) {
   return `'${String(value).replace(/'/g, `'"'"'`)}'`;
 }
 
-// Claude Code hook events the page wants. PostToolUse is left out on purpose: it carries the
-// tool's whole output, and the page learns the same thing from PreToolUse and Stop.
-const CLAUDE_EVENTS = [
+/** Where the no-pip route puts the hook, and the command every pasted entry runs (+ the CLI id). */
+export const HOOK_DIR = "~/.config/live2d-notify";
+export const HOOK_COMMAND = `python3 -I -S ${HOOK_DIR}/hook.pyc`;
+
+// ----- the entries install.py writes (same events, matchers, handlers) -----
+
+const CLAUDE_EVENTS =
+  "SessionStart UserPromptSubmit PreToolUse PermissionRequest PermissionDenied PostToolUse " +
+  "PostToolUseFailure Notification Stop StopFailure SubagentStart SubagentStop PreCompact PostCompact SessionEnd";
+const CLAUDE_SYNC = new Set(["SessionStart", "UserPromptSubmit", "Stop", "StopFailure", "SessionEnd"]);
+const CODEX_EVENTS =
+  "SessionStart UserPromptSubmit PreToolUse PermissionRequest PostToolUse PostModelRequest StopFailure Interrupt " +
+  "SubagentStart SubagentStop PreCompact PostCompact SessionEnd";
+const GEMINI_EVENTS = "SessionStart BeforeAgent BeforeTool AfterTool Notification AfterAgent PreCompress SessionEnd";
+const CURSOR_EVENTS =
+  "sessionStart beforeSubmitPrompt beforeShellExecution afterShellExecution beforeMCPExecution " +
+  "afterMCPExecution afterFileEdit postToolUseFailure subagentStart subagentStop preCompact stop sessionEnd";
+const COPILOT_EVENTS =
+  "sessionStart userPromptSubmitted preToolUse permissionRequest postToolUse postToolUseFailure agentStop " +
+  "subagentStart subagentStop errorOccurred notification preCompact sessionEnd";
+// The zero-install http hooks: fewer events, as each one carries the whole payload over the network
+// (PostToolUse, with the tool's whole output, is left out; PreToolUse and Stop say the same).
+const CLAUDE_HTTP_EVENTS = [
   ["SessionStart", null],
   ["UserPromptSubmit", null],
   ["PreToolUse", "*"],
@@ -23,74 +51,386 @@ const CLAUDE_EVENTS = [
   ["StopFailure", null],
   ["SubagentStop", null],
 ];
+const TOOL_EVENTS = "PreToolUse PostToolUse PostToolUseFailure PermissionRequest PermissionDenied BeforeTool AfterTool";
+const EVERY_TOOL = Object.fromEntries(TOOL_EVENTS.split(" ").map((event) => [event, "*"]));
 
-function claudeSettings({ url, token }) {
-  const handler = { type: "http", url: `${url}/api/hooks/claude`, headers: { Authorization: `Bearer ${token}` }, timeout: 5 };
-  const hooks = {};
-  for (const [event, matcher] of CLAUDE_EVENTS) {
-    hooks[event] = [matcher ? { matcher, hooks: [handler] } : { hooks: [handler] }];
-  }
-  return { hooks };
+/** { event: [group] }: one group per event, tool events matching every tool. */
+function groups(events, handler, matchers, handlerFor = () => handler) {
+  return Object.fromEntries(
+    events.split(" ").map((event) => {
+      const group = event in matchers ? { matcher: matchers[event] } : {};
+      return [event, [{ ...group, hooks: [handlerFor(event)] }]];
+    }),
+  );
 }
 
-// Merge with jq: keep everything in settings.json, drop earlier live2d-notify entries (so re-running
-// with a new token replaces them), then append ours to each event's list.
+const run = (cli) => `${HOOK_COMMAND} ${cli}`;
+
+function claudeHooks(command) {
+  const handler = { type: "command", command, timeout: 5 };
+  const matchers = { ...EVERY_TOOL, Notification: "permission_prompt|idle_prompt|elicitation_dialog" };
+  // Lifecycle events synchronous (`claude -p` drops async hooks still running at exit); the rest async.
+  return groups(CLAUDE_EVENTS, handler, matchers, (event) => (CLAUDE_SYNC.has(event) ? handler : { ...handler, async: true }));
+}
+
+const codexHooks = (command) => groups(CODEX_EVENTS, { type: "command", command, timeout: 5 }, EVERY_TOOL);
+const geminiHooks = (command) =>
+  groups(GEMINI_EVENTS, { type: "command", command, timeout: 3000, name: "live2d-notify" }, EVERY_TOOL);
+const cursorHooks = (command) => Object.fromEntries(CURSOR_EVENTS.split(" ").map((event) => [event, [{ command }]]));
+const copilotHooks = (command) =>
+  Object.fromEntries(
+    COPILOT_EVENTS.split(" ").map((event) => [event, [{ type: "command", bash: `${command} ${event}`, timeoutSec: 5 }]]),
+  );
+
+/** JSON on one line per value, with spaces: a settings block that still reads well. */
+function inline(value) {
+  if (Array.isArray(value)) return `[${value.map(inline).join(", ")}]`;
+  if (value && typeof value === "object") {
+    return `{ ${Object.entries(value).map(([key, item]) => `${JSON.stringify(key)}: ${inline(item)}`).join(", ")} }`;
+  }
+  return JSON.stringify(value);
+}
+
+/** A settings object as JSON with one line per hook event (event names aligned). */
+function settingsJson(settings) {
+  const lines = Object.entries(settings).map(([key, value]) => {
+    if (key !== "hooks") return `  ${JSON.stringify(key)}: ${inline(value)}`;
+    const events = Object.entries(value);
+    const width = Math.max(...events.map(([event]) => event.length)) + 3;
+    const rows = events.map(([event, list]) => `    ${`${JSON.stringify(event)}:`.padEnd(width)} ${inline(list)}`);
+    return `  "hooks": {\n${rows.join(",\n")}\n  }`;
+  });
+  return `{\n${lines.join(",\n")}\n}`;
+}
+
+// opencode's plugin, as install.py writes it (OPENCODE_PLUGIN); here the hook's path comes from homedir().
+const OPENCODE_PLUGIN = `// live2d-notify: forwards opencode session, permission and tool events to the local hook (hook.py).
+// Written by \`live2d-notify install opencode\`; removed by \`live2d-notify install opencode --uninstall\`.
+// Only labels leave this process (event type, session id, tool or permission name, status, error name);
+// the hook hashes the session id and reduces names to categories. Nothing is awaited.
+import { spawn } from "node:child_process"
+
+const HOOK = __HOOK__
+const EVENTS = new Set([
+  "session.created", "session.idle", "session.error", "session.status", "session.compacted",
+  "permission.asked", "permission.updated", "question.asked",
+])
+
+function labels(p) {
+  const out = {}
+  if (!p || typeof p !== "object") return out
+  const session = p.sessionID ?? p.info?.id
+  if (typeof session === "string") out.sessionID = session
+  for (const key of ["tool", "permission", "type"]) if (typeof p[key] === "string") out[key] = p[key]
+  if (typeof p.status?.type === "string") out.status = { type: p.status.type }
+  if (typeof p.error?.name === "string") out.error = { name: p.error.name }
+  return out
+}
+
+function send(type, properties) {
+  try {
+    const child = spawn(HOOK[0], HOOK.slice(1), { detached: true, stdio: ["pipe", "ignore", "ignore"] })
+    child.on("error", () => {})
+    child.stdin.on("error", () => {})
+    child.stdin.end(JSON.stringify({ type, properties: labels(properties) }))
+    child.unref()
+  } catch {}
+}
+
+export const Live2dNotifyPlugin = async () => ({
+  event: async ({ event }) => {
+    if (event && EVENTS.has(event.type)) send(event.type, event.properties)
+  },
+  "chat.message": async (input) => send("chat.message", input),
+  "tool.execute.before": async (input) => send("tool.execute.before", input),
+  "tool.execute.after": async (input) => send("tool.execute.after", input),
+})
+`;
+
+function opencodePlugin() {
+  const [python, ...flags] = HOOK_COMMAND.split(" ").slice(0, -1);
+  const path = `${HOOK_DIR.replace(/^~\//, "")}/hook.pyc`;
+  const argv = `[${[python, ...flags].map((w) => JSON.stringify(w)).join(", ")}, join(homedir(), ${JSON.stringify(path)}), "opencode"]`;
+  return OPENCODE_PLUGIN.replace(
+    'import { spawn } from "node:child_process"\n',
+    'import { spawn } from "node:child_process"\nimport { homedir } from "node:os"\nimport { join } from "node:path"\n',
+  ).replace("__HOOK__", argv);
+}
+
+// Codex runs `notify` as an argv without a shell and appends the payload: sh expands ~ and passes it on.
+const CODEX_NOTIFY = ["sh", "-c", `exec ${run("codex")} "$@"`, "live2d-notify"];
+
+// ----- the set-up around the blocks -----
+
+/** `live2d-notify install <cli>`, filled in. */
+function installCommand(cli, { url, token }) {
+  return `live2d-notify install ${cli} \\\n  --url ${shellQuote(url)} --token ${shellQuote(token)}`;
+}
+
+/** Without pip: the hook from this server, compiled once, and its 0600 config file. */
+function setupCommands({ url, token }) {
+  const config = JSON.stringify({ url, token });
+  return [
+    "# The hook: one stdlib-only Python file from this server, compiled once",
+    `d=${HOOK_DIR} && mkdir -p "$d" && chmod 700 "$d"`,
+    `curl -fsS ${shellQuote(`${url}/hook.py`)} -o "$d/hook.py"`,
+    `python3 -c 'import py_compile, sys; py_compile.compile(sys.argv[1], sys.argv[2], doraise=True)' "$d/hook.py" "$d/hook.pyc"`,
+    "# Where to send, and your token: a file only you can read (never the agent's settings)",
+    'c="${XDG_CONFIG_HOME:-$HOME/.config}/live2d-notify" && mkdir -p "$c" && chmod 700 "$c"',
+    `(umask 077 && printf '%s\\n' ${shellQuote(config)} > "$c/config.json") && chmod 600 "$c/config.json"`,
+  ].join("\n");
+}
+
+// Merge a hooks block into an existing JSON settings file: keep everything else, drop earlier
+// live2d-notify entries (a local hook command or an http hook to /api/hooks/…), append ours per event.
 const JQ_MERGE =
-  ".[0] as $add | (.[1] // {}) | .hooks = (reduce ($add.hooks | to_entries[]) as $e (.hooks // {}; " +
-  ".[$e.key] = ([(.[$e.key] // [])[] | select([.hooks[]?.url? // empty | tostring | " +
-  'endswith("/api/hooks/claude")] | any | not)] + $e.value)))';
+  'def ours: [.. | objects | (((.url // "") | tostring | test("/api/hooks/[a-z]+$")) or ' +
+  '(((.command // .bash // "") | tostring) | contains("/live2d-notify/hook.py")))] | any; ' +
+  ".[0] as $add | ($add | del(.hooks)) + (.[1] // {}) | .hooks = (reduce ($add.hooks | to_entries[]) as $e " +
+  "(.hooks // {}; .[$e.key] = ([(.[$e.key] // [])[] | select(ours | not)] + $e.value)))";
+
+/** The jq command that merges the block saved in /tmp into `file`, keeping a .bak copy. */
+export function mergeCommand(file) {
+  const dir = file.slice(0, file.lastIndexOf("/"));
+  return [
+    "# Save the block above as /tmp/live2d-notify-hooks.json first.",
+    `mkdir -p ${dir} && { [ -f ${file} ] || echo '{}' > ${file}; }`,
+    `cp ${file} ${file}.bak`,
+    `jq -s ${shellQuote(JQ_MERGE)} \\`,
+    `  /tmp/live2d-notify-hooks.json ${file}.bak > ${file}`,
+  ].join("\n");
+}
+
+const MERGE_JSON =
+  "No such file yet? Save the block as it is. Already have one? Keep what is there: add the `\"hooks\"` key " +
+  "at the top level, or, if it has one, append each entry below to the list of the same event (all matching " +
+  "hooks run). The jq command does exactly that and replaces earlier live2d-notify entries, so it is safe to " +
+  "run again.";
+
+export const SETUP = {
+  installNote:
+    "It copies the hook to `~/.config/live2d-notify/`, keeps the URL and token in `config.json` there " +
+    "(mode 0600, never in the agent's settings), merges its entries into the settings file below with a " +
+    "timestamped backup, and tells you what is left to do. `--project`: this folder only; `--dry-run`: show " +
+    "the change; `--uninstall`: take it out. The `live2d-notify` command comes with this project " +
+    "(`pip install` a checkout of it; after `make run` it is `.venv/bin/live2d-notify`).",
+  manualNote:
+    "The same for every CLI; it needs only `curl` and `python3`. `python3` is looked up on your PATH each " +
+    "time the hook runs: for the fastest start, put the interpreter's real path " +
+    "(`python3 -c 'import os, sys; print(os.path.realpath(sys.executable))'`) in its place, in the compile " +
+    "line and in the block below, and re-run the compile line after upgrading Python. `LIVE2D_NOTIFY_URL` " +
+    "and `LIVE2D_NOTIFY_TOKEN` in the agent's environment take precedence over the file.",
+  installCommand,
+  setupCommands,
+};
 
 export const SNIPPETS = {
   claude: {
     label: "Claude Code",
-    language: "json",
-    file: "~/.claude/settings.json",
-    warning:
-      "This zero-install hook sends Claude Code's whole hook payload (commands, file paths, edited text, " +
-      "prompts) to this server. The server turns it into a short event (type, tool category, a fixed title, " +
-      "a hashed session id) and drops the rest on arrival, never storing or forwarding it, but the payload " +
-      "does travel over the network. A local hook that strips it on your machine first is the " +
-      "privacy-friendly alternative.",
-    paragraphs: [
-      "Put this in your user settings, `~/.claude/settings.json` (not in a project's `.claude/settings.json` " +
-        "that you commit: the block holds your token).",
-      "No such file yet? Save the block as `~/.claude/settings.json` as it is.",
-      "Already have one? Keep what is there and merge: add the `\"hooks\"` key at the top level, or, if it " +
-        "already has `\"hooks\"`, append each entry below to the list of the same event (for example add our " +
-        "`Stop` entry next to yours; all matching hooks run). The jq command below does exactly that and " +
-        "replaces earlier live2d-notify entries, so it is safe to run again with a new token.",
-      "Check with `/hooks` inside Claude Code, then start a session: the character reacts.",
-    ],
-    render: (ctx) => JSON.stringify(claudeSettings(ctx), null, 2),
-    extras: [
+    intro: "Claude Code runs the hook on its session, prompt, tool, permission and notification events.",
+    install: true,
+    files: [
       {
-        id: "claude-merge",
-        label: "Merge into an existing settings.json with jq",
+        id: "claude-local",
+        file: "~/.claude/settings.json",
+        language: "json",
+        paragraphs: [
+          "Then put this in `~/.claude/settings.json` (for one project: `.claude/settings.local.json`, " +
+            "which is not committed).",
+          MERGE_JSON,
+        ],
+        render: () => settingsJson({ hooks: claudeHooks(run("claude")) }),
+        merge: { id: "claude-merge", file: "~/.claude/settings.json" },
+      },
+    ],
+    next: [
+      "Start a new session; `/hooks` lists the entries. Mid-turn events are `async` (Claude never waits " +
+        "for them); the others return in milliseconds.",
+    ],
+    zeroInstall: {
+      warning:
+        "This zero-install hook sends Claude Code's whole hook payload (commands, file paths, edited text, " +
+        "prompts) to this server. The server turns it into a short event (type, tool category, a fixed title, " +
+        "a hashed session id) and drops the rest on arrival, never storing or forwarding it, but the payload " +
+        "does travel over the network, and the block holds your token in clear. The local hook above strips " +
+        "the payload on your machine first.",
+      paragraphs: [
+        "Nothing to install: Claude Code posts each event to this server itself. Put the block in your user " +
+          "settings, `~/.claude/settings.json`, never in a project's `.claude/settings.json` that you commit. " +
+          "Merge it with the jq command above (it replaces the local hook's entries, and earlier ones of these).",
+      ],
+      blocks: [
+        {
+          id: "claude",
+          label: "~/.claude/settings.json (http hooks)",
+          language: "json",
+          render: ({ url, token }) => {
+            const handler = { type: "http", url: `${url}/api/hooks/claude`, headers: { Authorization: `Bearer ${token}` }, timeout: 5 };
+            const matchers = Object.fromEntries(CLAUDE_HTTP_EVENTS.filter(([, matcher]) => matcher));
+            return settingsJson({ hooks: groups(CLAUDE_HTTP_EVENTS.map(([event]) => event).join(" "), handler, matchers) });
+          },
+        },
+      ],
+    },
+  },
+  codex: {
+    label: "Codex CLI",
+    intro:
+      "Codex reports every finished turn through `notify`, which needs no trust step; its hooks add the start, " +
+      "working and permission states.",
+    install: true,
+    files: [
+      {
+        id: "codex",
+        file: "~/.codex/config.toml",
+        language: "toml",
+        paragraphs: [
+          "Then add this line at the top level of `~/.codex/config.toml`, above any `[table]`. Codex runs one " +
+            "`notify` command: if you already have one, choose (`live2d-notify install codex --force` keeps " +
+            "yours as a comment). Codex runs it without a shell, so `sh -c` expands the `~`.",
+        ],
+        render: () => `notify = [${CODEX_NOTIFY.map((word) => JSON.stringify(word)).join(", ")}]`,
+      },
+      {
+        id: "codex-hooks",
+        file: "~/.codex/hooks.json",
+        language: "json",
+        paragraphs: [
+          "And, for the start, working and permission states, `~/.codex/hooks.json` (no `async`: Codex skips " +
+            "async hooks; no `Stop`: notify says Done already).",
+          MERGE_JSON,
+        ],
+        render: () => settingsJson({ hooks: codexHooks(run("codex")) }),
+        merge: { id: "codex-merge", file: "~/.codex/hooks.json" },
+      },
+    ],
+    next: [
+      "Hooks need the switch below in `~/.codex/config.toml` (add `hooks = true` to your `[features]` table " +
+        "if you have one), then `/hooks` in Codex to trust the live2d-notify entries: Codex skips untrusted " +
+        "hooks silently. Without that, notify alone still says Done after every turn.",
+    ],
+    extras: [{ id: "codex-features", label: "~/.codex/config.toml: turn hooks on", language: "toml", render: () => "[features]\nhooks = true" }],
+  },
+  gemini: {
+    label: "Gemini CLI",
+    intro: "Gemini CLI runs the hook on its session, agent, tool and permission events (`timeout` is in milliseconds).",
+    install: true,
+    files: [
+      {
+        id: "gemini",
+        file: "~/.gemini/settings.json",
+        language: "json",
+        paragraphs: [
+          "Then put this in `~/.gemini/settings.json` (for one project: `.gemini/settings.json`).",
+          MERGE_JSON,
+        ],
+        render: () => settingsJson({ hooks: geminiHooks(run("gemini")) }),
+        merge: { id: "gemini-merge", file: "~/.gemini/settings.json" },
+      },
+    ],
+    next: [
+      "Restart Gemini CLI; `/hooks panel` lists them.",
+      "Hooks are on by default in current versions. If they do not fire, add the switch below to " +
+        "`~/.gemini/settings.json` (older versions: `\"tools\": {\"enableHooks\": true}`).",
+    ],
+    extras: [{ id: "gemini-switch", label: "~/.gemini/settings.json: the hooks switch", language: "json", render: () => settingsJson({ hooksConfig: { enabled: true } }) }],
+  },
+  cursor: {
+    label: "Cursor",
+    intro: "Cursor runs the hook on its session, prompt, shell, MCP, edit and stop events; it never answers Cursor's permission questions.",
+    install: true,
+    files: [
+      {
+        id: "cursor",
+        file: "~/.cursor/hooks.json",
+        language: "json",
+        paragraphs: ["Then put this in `~/.cursor/hooks.json` (for one project: `.cursor/hooks.json`).", MERGE_JSON],
+        render: () => settingsJson({ version: 1, hooks: cursorHooks(run("cursor")) }),
+        merge: { id: "cursor-merge", file: "~/.cursor/hooks.json" },
+      },
+    ],
+    next: ["Restart Cursor; Settings → Hooks lists them."],
+  },
+  copilot: {
+    label: "Copilot CLI",
+    intro: "GitHub Copilot CLI runs the hook on its session, prompt, tool, permission and error events; each entry names its event.",
+    install: true,
+    files: [
+      {
+        id: "copilot",
+        file: "~/.copilot/hooks/live2d-notify.json",
+        language: "json",
+        paragraphs: [
+          "Then save this as a file of its own, `~/.copilot/hooks/live2d-notify.json` (for one repository: " +
+            "`.github/hooks/live2d-notify.json`): nothing to merge.",
+        ],
+        render: () => settingsJson({ version: 1, hooks: copilotHooks(run("copilot")) }),
+      },
+    ],
+    next: ["Copilot CLI loads it on its next start (project hooks need the folder trusted)."],
+  },
+  opencode: {
+    label: "opencode",
+    intro:
+      "opencode has plugins, not shell hooks: this one forwards a few session, permission and tool events to the " +
+      "hook, passing only labels (event type, session id, tool or permission name), never arguments or messages.",
+    install: true,
+    files: [
+      {
+        id: "opencode",
+        file: "~/.config/opencode/plugins/live2d-notify.js",
+        language: "javascript",
+        paragraphs: [
+          "Then save this as `~/.config/opencode/plugins/live2d-notify.js` (for one project: " +
+            "`.opencode/plugins/live2d-notify.js`): a file of its own, nothing to merge.",
+        ],
+        render: opencodePlugin,
+      },
+    ],
+    next: ["Restart opencode."],
+  },
+  aider: {
+    label: "Aider",
+    intro:
+      "Aider runs a command, with no payload, whenever it waits for your input: the character shows " +
+      "“Waiting for your input”.",
+    install: true,
+    files: [
+      {
+        id: "aider",
+        file: "~/.aider.conf.yml",
+        language: "yaml",
+        paragraphs: [
+          "Then add these two top-level lines to `~/.aider.conf.yml` (for one project: `./.aider.conf.yml`). " +
+            "Aider runs the command only with `notifications: true`, and only one command: replace a " +
+            "`notifications-command` you already have, or keep yours.",
+        ],
+        render: () => `notifications: true\nnotifications-command: '${run("aider").replace(/'/g, "''")}'`,
+      },
+    ],
+    next: ["Restart aider."],
+  },
+  curl: {
+    label: "curl",
+    intro: "From any script or CI job: post an event yourself.",
+    files: [
+      {
+        id: "curl",
+        file: "curl (any script or CI job)",
         language: "shell",
-        render: () =>
+        paragraphs: [
+          "`type` is one of start, progress, success, error, waiting, info; `title` (≤ 80 characters), " +
+            "`message`, `tool` and `session` are optional.",
+        ],
+        render: ({ url, token }) =>
           [
-            "# Save the block above as /tmp/live2d-notify-hooks.json first.",
-            "mkdir -p ~/.claude && { [ -f ~/.claude/settings.json ] || echo '{}' > ~/.claude/settings.json; }",
-            "cp ~/.claude/settings.json ~/.claude/settings.json.bak",
-            `jq -s ${shellQuote(JQ_MERGE)} \\`,
-            "  /tmp/live2d-notify-hooks.json ~/.claude/settings.json.bak > ~/.claude/settings.json",
+            `curl -sS -X POST ${shellQuote(`${url}/api/events`)} \\`,
+            `  -H ${shellQuote(`Authorization: Bearer ${token}`)} \\`,
+            "  -H 'Content-Type: application/json' \\",
+            `  -d ${shellQuote(JSON.stringify({ type: "success", title: "Build finished", tool: "command" }))}`,
           ].join("\n"),
       },
     ],
   },
-  curl: {
-    label: "curl (any script or CI job)",
-    language: "shell",
-    paragraphs: [
-      "Post an event yourself: `type` is one of start, progress, success, error, waiting, info; " +
-        "`title` (≤ 80 characters), `message`, `tool` and `session` are optional.",
-    ],
-    render: ({ url, token }) =>
-      [
-        `curl -sS -X POST ${shellQuote(`${url}/api/events`)} \\`,
-        `  -H ${shellQuote(`Authorization: Bearer ${token}`)} \\`,
-        "  -H 'Content-Type: application/json' \\",
-        `  -d ${shellQuote(JSON.stringify({ type: "success", title: "Build finished", tool: "command" }))}`,
-      ].join("\n"),
-  },
 };
+
