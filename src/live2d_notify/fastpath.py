@@ -13,7 +13,7 @@ from __future__ import annotations
 from loguru import logger
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from live2d_notify.errors import ApiError
 from live2d_notify.ingest import Reply, error_reply, handle_publish
@@ -56,27 +56,20 @@ class FastPath:
             return
         scope["app"] = self.starlette
         services = self.starlette.state.services
-        req = begin(scope)
-        started = False
-
-        async def tracked(message: Message) -> None:
-            nonlocal started
-            started = True
-            await send(message)
-
+        req = begin(scope)  # req.status stays 0 until a response has started
         try:
             if scope["method"] == "POST":
-                await _reply(tracked, req, await handle_publish(services, scope, receive))
+                await _reply(send, req, await handle_publish(services, scope, receive))
             else:
                 try:
                     response = await stream(Request(scope, receive))
                 except ApiError as exc:
-                    await _reply(tracked, req, error_reply(exc))
+                    await _reply(send, req, error_reply(exc))
                 else:
-                    await response(scope, receive, logging_send(req, tracked))
+                    await response(scope, receive, logging_send(req, send))
         except Exception:  # noqa: BLE001 - a bug here must still answer with the JSON error shape
             logger.exception("unhandled error on {} {}", scope["method"], scope["path"])
-            if not started:
+            if not req.status:
                 await _reply(send, req, error_reply(_INTERNAL))
         finally:
             req.end(services)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import time
+from json.scanner import make_scanner
 from typing import Any
 
 from loguru import logger
@@ -75,12 +76,24 @@ async def read_body(receive: Receive, limit: int, declared: str | None) -> bytes
     return b"".join(chunks)
 
 
+_scan = make_scanner(json.JSONDecoder())  # type: ignore[arg-type]  # the C scanner, without json.loads' per-call wrapping
+_JSON_SPACE = " \t\n\r"
+
+
 def parse_json(body: bytes, content_type: str | None) -> Any:
+    """Exactly one JSON document in UTF-8 (a leading BOM tolerated: Cursor writes one)."""
     if content_type is None or not is_json(content_type):
         raise ApiError(415, "unsupported_media_type", "Send the body as 'Content-Type: application/json'.")
     try:
-        return json.loads(body.decode("utf-8-sig"))  # a leading BOM is tolerated (Cursor writes one)
-    except (UnicodeDecodeError, ValueError, RecursionError):
+        text = body.decode()
+        if text.startswith("\ufeff"):
+            text = text[1:]
+        start = len(text) - len(text.lstrip(_JSON_SPACE))
+        value, end = _scan(text, start)
+        if text[end:].strip(_JSON_SPACE):
+            raise ValueError("extra data after the document")
+        return value
+    except (UnicodeDecodeError, ValueError, RecursionError, StopIteration):
         raise ApiError(400, "bad_json", "The body is not valid JSON (UTF-8).") from None
 
 

@@ -41,7 +41,8 @@ class RequestScope:
             rid = f"{_ids.getrandbits(64):016x}"
         self.scope = scope
         self._rid_token: Token[str] = request_id.set(rid)
-        self._trace_token: Token[str] = trace_id.set(trace or f"{_ids.getrandbits(128):032x}")
+        # Only a trace someone started: inventing one per request would cost more than it tells.
+        self._trace_token: Token[str] | None = trace_id.set(trace) if trace else None
         self.header = (b"x-request-id", rid.encode())
         self.start = time.perf_counter()
         self.status = 0
@@ -54,7 +55,8 @@ class RequestScope:
         ms = (time.perf_counter() - self.start) * 1000
         access_log.write(f"{scope['method']} {scope['path']} {status} {ms:.1f}ms")
         request_id.reset(self._rid_token)
-        trace_id.reset(self._trace_token)
+        if self._trace_token is not None:
+            trace_id.reset(self._trace_token)
 
 
 def begin(scope: Scope) -> RequestScope:

@@ -39,6 +39,7 @@ class RateLimiter:
     def __init__(self, redis_url: str | None = None) -> None:
         self._sync: FixedWindowRateLimiter | None = None
         self._storage: _LoopMemoryStorage | None = None
+        self._keys: dict[tuple[int, str, str], str] = {}
         self._aio = None
         if redis_url:
             from limits.aio.strategies import FixedWindowRateLimiter as AioFixedWindow
@@ -60,8 +61,15 @@ class RateLimiter:
         """Count one hit against every limit; the first one exceeded is returned."""
         for item in items:
             if self._sync is not None:
-                ok = self._sync.hit(item, namespace, key)
-                if not ok:
+                # FixedWindowRateLimiter.hit is `storage.incr(item.key_for(*ids), expiry) <= amount`;
+                # the key string is built once per (limit, token) instead of on every hit.
+                storage_key = self._keys.get((id(item), namespace, key))
+                if storage_key is None:
+                    if len(self._keys) > 100_000:
+                        self._keys.clear()
+                    storage_key = self._keys[(id(item), namespace, key)] = item.key_for(namespace, key)
+                assert self._storage is not None
+                if self._storage.incr(storage_key, item.get_expiry()) > item.amount:
                     stats = self._sync.get_window_stats(item, namespace, key)
                     return _limited(item, stats.reset_time)
             else:
