@@ -326,7 +326,7 @@ function wireTestButtons() {
       }
       try {
         const data = await api.request("POST", "/api/events", { token: hook.token, body });
-        result.textContent = `Sent a ${type} event (id ${data && data.id}).`;
+        result.textContent = `Sent ${/^[aeiou]/.test(type) ? "an" : "a"} ${type} event (id ${data && data.id}).`;
       } catch (err) {
         result.textContent =
           err.status === 401 ? `The “${hook.label}” token was refused (${err.code}). Use or create another one.` : `Not sent: ${err.message}`;
