@@ -56,14 +56,20 @@ class ApiError(Exception):
         self.headers = dict(headers or {})
 
 
-def error_response(
-    status: int, code: str, message: str, field: str | None = None, headers: Mapping[str, str] | None = None
-) -> Response:
+def error_body(code: str, message: str, field: str | None = None) -> bytes:
+    """The one error shape, as bytes (shared by the framework handlers and the raw-ASGI fast path)."""
     err: dict[str, str] = {"code": code, "message": message}
     if field is not None:
         err["field"] = field
-    body = json.dumps({"error": err}, separators=(",", ":")).encode()
-    return Response(body, status, headers=dict(headers or {}), media_type="application/json")
+    return json.dumps({"error": err}, separators=(",", ":")).encode()
+
+
+def error_response(
+    status: int, code: str, message: str, field: str | None = None, headers: Mapping[str, str] | None = None
+) -> Response:
+    return Response(
+        error_body(code, message, field), status, headers=dict(headers or {}), media_type="application/json"
+    )
 
 
 def from_bad_token(exc: BadToken) -> ApiError:

@@ -108,9 +108,6 @@ class Event:
         frame = f"event: agent\nid: {event_id}\ndata: {payload}\n\n".encode()
         return cls(event_id, us, data, frame)
 
-    def to_dict(self) -> dict[str, str | None]:
-        return dict(self.fields)
-
 
 def _encode_flat(data: dict[str, str | None]) -> str:
     """Compact JSON of a flat object of strings and nulls, non-ASCII kept as is (what

@@ -106,7 +106,6 @@ class _User:
     streams: set[Stream] = field(default_factory=set)
     ring: deque[Event] = field(default_factory=deque)
     evicted_last: str | None = None  # id of the newest event trimmed off the ring
-    touched: float = field(default_factory=time.monotonic)
 
 
 class Hub:
@@ -141,7 +140,6 @@ class Hub:
         ring.append(event)
         if len(ring) > self.replay_size:
             user.evicted_last = ring.popleft().id
-        user.touched = time.monotonic()
         n = 0
         for stream in user.streams:
             n += stream.push(event)
@@ -177,7 +175,6 @@ class Hub:
             raise TooManyStreams
         stream = Stream(self, user_id, self.queue_size)
         user.streams.add(stream)
-        user.touched = time.monotonic()
         self.open_streams += 1
         return stream
 
@@ -219,7 +216,6 @@ class Hub:
         user = self._users.get(stream.user_id)
         if user is not None:
             user.streams.discard(stream)
-            user.touched = time.monotonic()
         stream.close(SHUTDOWN)
 
     def replay_after(self, user_id: str, last_id: str | None) -> list[Event]:

@@ -19,7 +19,7 @@ from starlette.types import Receive, Scope
 
 from live2d_notify import hooks
 from live2d_notify.brokers import BrokerUnavailable
-from live2d_notify.errors import ApiError, from_bad_token, from_invalid_event
+from live2d_notify.errors import ApiError, error_body, from_bad_token, from_invalid_event
 from live2d_notify.events import Event, InvalidEvent, validate
 from live2d_notify.services import Services
 from live2d_notify.store import AuditRow
@@ -209,7 +209,4 @@ async def _publish(svc: Services, claims: Claims, fields: dict[str, str | None])
 
 
 def error_reply(exc: ApiError) -> Reply:
-    err: dict[str, str] = {"code": exc.code, "message": exc.message}
-    if exc.field is not None:
-        err["field"] = exc.field
-    return exc.status, json.dumps({"error": err}, separators=(",", ":")).encode(), exc.headers
+    return exc.status, error_body(exc.code, exc.message, exc.field), exc.headers

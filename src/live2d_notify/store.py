@@ -149,7 +149,7 @@ class AuditLog:
         self.max_pending = max_pending
         self._pending: list[AuditRow] = []
         self._task: asyncio.Task[None] | None = None
-        self.lost = 0
+        self.lost = 0  # rows refused because the queue was full, since the last flush
 
     def record(self, row: AuditRow) -> None:
         if len(self._pending) >= self.max_pending:
@@ -158,12 +158,14 @@ class AuditLog:
         self._pending.append(row)
 
     async def flush(self) -> int:
+        if self.lost:
+            logger.warning("audit queue was full: {} rows dropped", self.lost)
+            self.lost = 0
         rows, self._pending = self._pending, []
         try:
             return await self.store.write_audit(rows)
         except Exception:  # noqa: BLE001 - a full disk must not take the service down
             logger.exception("audit write failed; {} rows lost", len(rows))
-            self.lost += len(rows)
             return 0
 
     async def _run(self) -> None:

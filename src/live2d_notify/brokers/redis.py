@@ -97,7 +97,7 @@ class RedisBroker:
         self._tasks: list[asyncio.Task[None]] = []
         self._subscribed = asyncio.Event()
         self._batch: list[tuple[str, list[str | int], asyncio.Future[bytes]]] = []
-        self._flusher: asyncio.Future[None] | None = None
+        self._flushes: set[asyncio.Task[None]] = set()  # strong refs: the loop only keeps weak ones
         self.connected = False
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -139,7 +139,9 @@ class RedisBroker:
         future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
         self._batch.append((user_id, args, future))
         if len(self._batch) == 1:
-            self._flusher = asyncio.ensure_future(self._flush())
+            flush = asyncio.ensure_future(self._flush())
+            self._flushes.add(flush)
+            flush.add_done_callback(self._flushes.discard)
         rid = await future
         eid, us = event_id(rid.decode())
         return Event.from_parts(eid, us, fields)
