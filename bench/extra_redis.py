@@ -25,7 +25,7 @@ from harness import BENCH, RESULTS, SERVICE_ENV, Server, cpu_seconds, free_port,
 from loadgen import Pool, Publisher, SseConn, create_users, open_streams, percentiles, settle
 from scenarios import hook_throughput
 
-KEYS = "bench-key-1,bench-key-2"
+KEYS = "bench-key-1-0123456789abcdefghijklmn,bench-key-2-0123456789abcdefghijklmn"
 SKIPPED = 77
 
 

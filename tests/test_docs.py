@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from live2d_notify.config import Settings, SettingsError, setting_names
+from live2d_notify.config import Settings, SettingsError, readme_table, setting_names
 
 ROOT = Path(__file__).resolve().parent.parent
 SRC = ROOT / "src" / "live2d_notify"
@@ -15,6 +15,19 @@ def test_every_setting_is_in_the_readme() -> None:
     readme = (ROOT / "README.md").read_text()
     missing = [name for name in setting_names() if f"`{name}`" not in readme]
     assert not missing
+
+
+def test_the_readme_settings_table_is_the_declared_one() -> None:
+    """Defaults and help come from config.py's declarations: `python -m live2d_notify.config` prints the table."""
+    assert readme_table() in (ROOT / "README.md").read_text()
+
+
+def test_every_variable_the_code_reads_is_declared() -> None:
+    """No setting is read around the table: the only LIVE2D_NOTIFY_ names in the server are declared ones."""
+    declared = set(setting_names())
+    server = [p for p in SRC.rglob("*.py") if p.name not in {"hooks.py", "install.py", "clis.py"}]
+    read = {m for p in server for m in re.findall(r"LIVE2D_NOTIFY_[A-Z_]+", p.read_text())} - {"LIVE2D_NOTIFY_"}
+    assert read <= declared, read - declared
 
 
 def test_every_error_code_is_in_docs_api() -> None:
@@ -43,6 +56,11 @@ def test_settings_parse_and_refuse_bad_values() -> None:
         {"LIVE2D_NOTIFY_TICKET_TTL": "301"},
         {"LIVE2D_NOTIFY_AUDIT": "maybe"},
         {"LIVE2D_NOTIFY_STREAMS_PER_USER": "x"},
+        {"LIVE2D_NOTIFY_STREAMS_PER_USER": "0"},
+        {"LIVE2D_NOTIFY_HEARTBEAT": "16"},
+        {"LIVE2D_NOTIFY_LOG_FORMAT": "xml"},
+        {"LIVE2D_NOTIFY_SECRET_KEYS": "short-key"},
+        {"LIVE2D_NOTIFY_HOOK_TTL": "59"},
     ):
         try:
             Settings.from_env(env)

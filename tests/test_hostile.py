@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
 
 import httpx
@@ -170,7 +171,7 @@ def test_malformed_authorization_headers(shared_server: LiveServer, header: str)
 
 
 def test_a_token_from_another_server_is_invalid(server_factory, shared_server: LiveServer) -> None:  # type: ignore[no-untyped-def]
-    other = server_factory({"LIVE2D_NOTIFY_SECRET_KEYS": "a-different-key"})
+    other = server_factory({"LIVE2D_NOTIFY_SECRET_KEYS": "a-different-key-0123456789abcdefghij"})
     foreign = new_user(other.url)
     r = httpx.post(shared_server.url + "/api/events", json={"type": "info"}, headers=bearer(foreign["hook_token"]))
     assert r.status_code == 401 and r.json()["error"]["code"] == "token_invalid"
@@ -217,7 +218,21 @@ def test_path_tricks_on_hook_sources(shared_server: LiveServer, user: dict[str, 
         assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
 
 
-def test_server_survived_everything_without_a_5xx(shared_server: LiveServer) -> None:
+def _requests_by_class(base: str) -> dict[str, float]:
+    text = httpx.get(base + "/metrics").text
+    found = re.findall(r'^live2d_notify_http_requests_total\{status="(\dxx)"\} ([0-9.e+]+)$', text, re.M)
+    return {cls: float(n) for cls, n in found}
+
+
+def test_server_survived_everything_without_a_5xx(shared_server: LiveServer, user: dict[str, str]) -> None:
+    """Every hostile body again, in one go (so this holds when run alone too), then: no 5xx, no traceback."""
+    before = _requests_by_class(shared_server.url)
+    for _, body, ctype, _, _ in CASES:
+        raw_post(shared_server.url, "/api/events", user["hook_token"], body, ctype)
+        raw_post(shared_server.url, "/api/hooks/claude", user["hook_token"], body, ctype)
+    after = _requests_by_class(shared_server.url)
+    assert after["4xx"] - before["4xx"] >= sum(status >= 400 for *_, status, _ in CASES)
+    assert after["5xx"] == 0
     assert httpx.get(shared_server.url + "/healthz").status_code == 200
     log = shared_server.log_text()
     assert "Traceback" not in log

@@ -9,20 +9,15 @@ import time
 import httpx
 import pytest
 
-from tests.support import LiveServer, RedisServer, bearer, new_user
+from tests.support import LOOSE_LIMITS, LiveServer, RedisServer, bearer, new_user
 from tests.test_stream import LIMITS, apublish, open_stream
 
-KEYS = "old-key-for-tests,new-key-for-tests"
+KEYS = "old-key-for-tests-0123456789abcdef,new-key-for-tests-0123456789abcdef"
 
 
 @pytest.fixture
 def pair(server_factory, redis_server: RedisServer) -> tuple[LiveServer, LiveServer]:  # type: ignore[no-untyped-def]
-    env = {
-        "LIVE2D_NOTIFY_REDIS_URL": redis_server.url,
-        "LIVE2D_NOTIFY_SECRET_KEYS": KEYS,
-        "LIVE2D_NOTIFY_SIGNUP_RATE": "100000/minute",
-        "LIVE2D_NOTIFY_HOOK_RATE": "100000/second",
-    }
+    env = {"LIVE2D_NOTIFY_REDIS_URL": redis_server.url, "LIVE2D_NOTIFY_SECRET_KEYS": KEYS, **LOOSE_LIMITS}
     return server_factory(env), server_factory(env)
 
 
