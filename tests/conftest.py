@@ -5,14 +5,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import LiveServer
+from tests.support import LOOSE_LIMITS, LiveServer
 
 
 @pytest.fixture(scope="session")
 def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """One server for the tests that don't restart it or change its settings."""
-    env = {"LIVE2D_NOTIFY_SIGNUP_RATE": "100000/minute", "LIVE2D_NOTIFY_HOOK_RATE": "100000/second"}
-    with LiveServer(tmp_path_factory.mktemp("shared"), env=env) as server:
+    with LiveServer(tmp_path_factory.mktemp("shared"), env=LOOSE_LIMITS) as server:
         yield server
 
 

@@ -7,7 +7,7 @@ import sys
 
 import httpx
 
-from tests.support import LiveServer, bearer, new_user
+from tests.support import LOOSE_LIMITS, LiveServer, bearer, new_user
 
 
 def test_openapi_document_describes_every_route(shared_server: LiveServer) -> None:
@@ -61,7 +61,7 @@ def _fuzz(base: str, token: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_fuzzing_the_live_server_finds_no_server_error(server_factory) -> None:  # type: ignore[no-untyped-def]
-    srv = server_factory({"LIVE2D_NOTIFY_SIGNUP_RATE": "100000/minute", "LIVE2D_NOTIFY_HOOK_RATE": "100000/second"})
+    srv = server_factory(LOOSE_LIMITS)
     u = new_user(srv.url)
     for token in (u["hook_token"], u["session_token"]):
         run = _fuzz(srv.url, token)

@@ -8,6 +8,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import json
+import posixpath
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -23,12 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from live2d_notify.brokers import create_broker
 from live2d_notify.config import Settings, SettingsError
-from live2d_notify.errors import (
-    ApiError,
-    api_error_handler,
-    http_exception_handler,
-    server_error_handler,
-)
+from live2d_notify.errors import ApiError
 from live2d_notify.events import Deduper
 from live2d_notify.fastpath import FastPath
 from live2d_notify.hub import Hub
@@ -36,12 +33,13 @@ from live2d_notify.logs import setup_logging, stderr_sink
 from live2d_notify.metrics import Metrics
 from live2d_notify.middleware import RequestLog
 from live2d_notify.ratelimit import RateLimiter
+from live2d_notify.replies import api_error_handler, http_exception_handler, server_error_handler
 from live2d_notify.revocations import Revocations
-from live2d_notify.routes import routes
-from live2d_notify.services import Services
+from live2d_notify.routes import FAST, routes
+from live2d_notify.services import Limits, Services
 from live2d_notify.store import AuditLog, Store
-from live2d_notify.streaming import watch_shutdown
-from live2d_notify.tokens import TokenService, generate_secret
+from live2d_notify.streams import StreamGate, watch_shutdown
+from live2d_notify.tokens import Kind, TokenService, generate_secret
 
 HOUSEKEEPING_INTERVAL = 60.0
 PLACEHOLDER = "<!doctype html><title>live2d-notify</title><p>live2d-notify is running. The page is not installed."
@@ -64,6 +62,15 @@ PAGE_HEADERS = [
 ]
 
 
+def vendor_prefixes(static_dir: Path) -> tuple[str, ...]:
+    """The node_modules paths the page loads (static/vendor.json): nothing else of node_modules is served."""
+    try:
+        listed = json.loads((static_dir / "vendor.json").read_text(encoding="utf-8"))["serve"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return ()
+    return tuple(f"/node_modules/{p}" for p in listed if isinstance(p, str) and p and ".." not in p)
+
+
 class _Fallback:
     """After the API routes: static/ for the page (with its security headers); a JSON 404 under /api."""
 
@@ -71,11 +78,14 @@ class _Fallback:
         self.static: ASGIApp | None = (
             StaticFiles(directory=static_dir, html=True) if (static_dir / "index.html").exists() else None
         )
+        self.vendor = vendor_prefixes(static_dir)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope.get("path", "")
         if path.startswith("/api/") or path == "/api" or scope["type"] != "http":
             raise HTTPException(404)
+        if "/node_modules/" in (normal := posixpath.normpath(path) + "/") and not normal.startswith(self.vendor):
+            raise HTTPException(404)  # the rest of node_modules (package.json files, sources, tools) stays private
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -119,21 +129,33 @@ async def _build_on(settings: Settings, store: Store) -> Services:
     )
     broker = create_broker(settings.redis_url, hub, store, revocations)
     await broker.start()
+    try:
+        lifetimes = {Kind.SESSION: settings.session_ttl, Kind.HOOK: settings.hook_ttl, Kind.TICKET: settings.ticket_ttl}
+        horizon = await broker.longest_lifetime(max(lifetimes.values()))
+    except BaseException:
+        await broker.stop()
+        raise
     metrics = Metrics()
     metrics.bind_hub(hub)
     return Services(
         settings=settings,
         store=store,
-        tokens=TokenService(keys),
+        tokens=TokenService(keys, lifetimes),
         revocations=revocations,
         hub=hub,
         broker=broker,
         limiter=RateLimiter(settings.redis_url),
+        limits=Limits(
+            hook=RateLimiter.parse(settings.hook_rate),
+            user_publish=RateLimiter.parse(settings.user_publish_rate),
+            signup=RateLimiter.parse(settings.signup_rate),
+            manage=RateLimiter.parse(settings.manage_rate),
+        ),
         metrics=metrics,
         audit=AuditLog(store) if settings.audit else None,
-        hook_limits=RateLimiter.parse(settings.hook_rate),
-        signup_limits=RateLimiter.parse(settings.signup_rate),
         dedupe=Deduper(),
+        gate=StreamGate(settings.max_streams, settings.streams_per_ip),
+        revocation_horizon=horizon,
     )
 
 
@@ -198,7 +220,7 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
 class _App(Starlette):
     def build_middleware_stack(self) -> ASGIApp:
         """The fast path goes outside everything else (see fastpath.py)."""
-        return FastPath(super().build_middleware_stack(), self)
+        return FastPath(super().build_middleware_stack(), self, FAST)
 
 
 def create_app(settings: Settings | None = None) -> Starlette:

@@ -12,9 +12,28 @@ def _serve(args: argparse.Namespace) -> int:
     from live2d_notify.config import Settings, SettingsError
 
     try:
-        Settings.from_env()
+        settings = Settings.from_env()
     except SettingsError as exc:
         print(f"live2d-notify: {exc}", file=sys.stderr)
+        return 2
+    if settings.redis_url:
+        try:
+            import redis  # noqa: F401 - only to tell whether the extra is installed
+        except ImportError:
+            print(
+                "live2d-notify: LIVE2D_NOTIFY_REDIS_URL is set, but the Redis client is not installed: "
+                "pip install 'live2d-notify[redis]'",
+                file=sys.stderr,
+            )
+            return 2
+    elif args.workers > 1:
+        print(
+            f"live2d-notify: --workers {args.workers} needs LIVE2D_NOTIFY_REDIS_URL: without Redis every worker "
+            "would keep its own revocations, rate limits and streams (a token deleted on one worker would "
+            "still work on the others, and events would not cross workers). Run one worker, or set Redis up "
+            "(docs/deploy.md).",
+            file=sys.stderr,
+        )
         return 2
     uvicorn.run(
         "live2d_notify.app:create_app",

@@ -1,5 +1,7 @@
 """Domain errors → one JSON shape: `{"error": {"code", "message"[, "field"]}}` with the right 4xx.
 
+Pure: replies.py turns them into responses.
+
 Every code is listed in docs/api.md (a test keeps them in step).
 """
 
@@ -7,11 +9,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-
-from loguru import logger
-from starlette.exceptions import HTTPException
-from starlette.requests import Request
-from starlette.responses import Response
 
 from live2d_notify.events import InvalidEvent
 from live2d_notify.tokens import BadToken
@@ -64,14 +61,6 @@ def error_body(code: str, message: str, field: str | None = None) -> bytes:
     return json.dumps({"error": err}, separators=(",", ":")).encode()
 
 
-def error_response(
-    status: int, code: str, message: str, field: str | None = None, headers: Mapping[str, str] | None = None
-) -> Response:
-    return Response(
-        error_body(code, message, field), status, headers=dict(headers or {}), media_type="application/json"
-    )
-
-
 def from_bad_token(exc: BadToken) -> ApiError:
     status = TOKEN_STATUS.get(exc.code, 401)
     headers = {"WWW-Authenticate": f'Bearer error="{"insufficient_scope" if status == 403 else "invalid_token"}"'}
@@ -82,18 +71,4 @@ def from_invalid_event(exc: InvalidEvent) -> ApiError:
     return ApiError(422, "invalid_event", exc.message, field=exc.field)
 
 
-async def api_error_handler(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, ApiError)
-    return error_response(exc.status, exc.code, exc.message, exc.field, exc.headers)
-
-
-async def http_exception_handler(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, HTTPException)
-    code = HTTP_CODES.get(exc.status_code, "error")
-    message = {404: "Not found.", 405: "Method not allowed."}.get(exc.status_code, str(exc.detail))
-    return error_response(exc.status_code, code, message, headers=exc.headers)
-
-
-async def server_error_handler(request: Request, exc: Exception) -> Response:
-    logger.opt(exception=exc).error("unhandled error on {} {}", request.method, request.url.path)
-    return error_response(500, "internal_error", "Something went wrong on our side.")
+INTERNAL = ApiError(500, "internal_error", "Something went wrong on our side.")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -139,20 +140,29 @@ def control_frame(event: str, data: dict[str, Any], retry_ms: int | None = None)
 
 class Deduper:
     """Remembers keys for a short window: the same permission prompt often arrives twice
-    (Claude's PermissionRequest and Notification permission_prompt), and should be shown once."""
+    (Claude's PermissionRequest and Notification permission_prompt), and should be shown once.
+
+    Keys sit in first-seen order, so expired ones are dropped from the front: O(1) per call.
+    """
 
     def __init__(self, window: float = 3.0, clock: Callable[[], float] = time.monotonic) -> None:
         self.window = window
         self._clock = clock
-        self._seen: dict[tuple[str, ...], float] = {}
+        self._seen: OrderedDict[tuple[str, ...], float] = OrderedDict()
 
     def first(self, key: tuple[str, ...]) -> bool:
         """True the first time a key is seen within the window."""
         now = self._clock()
-        if len(self._seen) > 10_000:
-            self._seen = {k: t for k, t in self._seen.items() if now - t < self.window}
-        seen = self._seen.get(key)
-        if seen is not None and now - seen < self.window:
+        seen = self._seen
+        while seen:
+            oldest, at = next(iter(seen.items()))
+            if now - at < self.window:
+                break
+            del seen[oldest]
+        if key in seen:
             return False
-        self._seen[key] = now
+        seen[key] = now
         return True
+
+    def __len__(self) -> int:
+        return len(self._seen)

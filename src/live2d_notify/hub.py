@@ -12,7 +12,7 @@ import asyncio
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from typing import Any
 
 from live2d_notify.events import Event, control_frame
 
@@ -21,37 +21,79 @@ class TooManyStreams(Exception):
     """The user already has the allowed number of open streams."""
 
 
-# What a stream may be told besides events; `End` markers close it after their frame.
+# Why a stream closes. REVOKED and EXPIRED send `event: revoked` (with that reason) before closing.
 RESET = "reset"
 REVOKED = "revoked"
+EXPIRED = "expired"  # the token that opened it expired: the page reconnects with a fresh ticket
 SHUTDOWN = "shutdown"
+ENDED = "ended"  # its lifetime is over (LIVE2D_NOTIFY_STREAM_LIFETIME): the client reconnects
 GONE = "gone"  # the client disconnected
+_TOLD = {REVOKED: control_frame(REVOKED, {"reason": "revoked"}), EXPIRED: control_frame(REVOKED, {"reason": "expired"})}
+
+
+class Ring:
+    """One user's replay buffer: the newest `size` events no older than `age` seconds."""
+
+    __slots__ = ("_clock", "age", "events", "evicted_last", "size")
+
+    def __init__(self, size: int, age: float, clock: Callable[[], float]) -> None:
+        self.size = size
+        self.age = age
+        self._clock = clock
+        self.events: deque[Event] = deque()
+        self.evicted_last: str | None = None  # id of the newest event trimmed off
+
+    def append(self, event: Event) -> None:
+        events = self.events
+        events.append(event)
+        if len(events) > self.size:
+            self.evicted_last = events.popleft().id
+
+    def trim(self) -> None:
+        horizon = (self._clock() - self.age) * 1_000_000
+        events = self.events
+        while events and events[0].us < horizon:
+            self.evicted_last = events.popleft().id
+
+    def after(self, last_id: str | None) -> list[Event]:
+        self.trim()
+        if last_id is None:
+            return list(self.events)
+        return [e for e in self.events if e.id > last_id]
+
+    def since(self, last_id: str) -> tuple[list[Event], bool]:
+        """Events after `last_id`, and whether the ring covers the whole gap since it."""
+        self.trim()
+        return since(list(self.events), last_id, self.evicted_last)
 
 
 class Stream:
-    """One open SSE connection: a bounded buffer of frames and the reader's wake-up."""
+    """One open SSE connection: a bounded buffer of frames and the reader's wake-up.
 
-    __slots__ = ("_waiter", "buffer", "closed", "hub", "last_id", "limit", "pending_reset", "user_id")
+    It knows only what it was given: its user's ring (for a replay after an overflow) and the claims of
+    the token that opened it (so the owner can re-check them); it never calls back into the hub.
+    """
 
-    def __init__(self, hub: Hub, user_id: str, limit: int) -> None:
-        self.hub: Hub | None = hub
+    __slots__ = ("_waiter", "buffer", "claims", "closed", "last_id", "limit", "pending_reset", "ring", "user_id")
+
+    def __init__(self, user_id: str, ring: Ring, limit: int, claims: Any = None) -> None:
         self.user_id = user_id
+        self.ring = ring
         self.limit = limit
+        self.claims = claims
         self.buffer: list[Event] = []
         self.last_id: str | None = None  # newest event handed to the reader
         self.pending_reset = False
-        self.closed: str | None = None  # REVOKED or SHUTDOWN once told to close
+        self.closed: str | None = None  # why, once told to close
         self._waiter: asyncio.Future[None] | None = None
 
     def push(self, event: Event) -> bool:
-        """Queue an event; on overflow drop the backlog and flag a reset. Never blocks."""
+        """Queue an event; on overflow drop the backlog and flag a reset (False). Never blocks."""
         if self.closed:
             return False
         if len(self.buffer) >= self.limit:
             self.buffer.clear()
             self.pending_reset = True
-            if self.hub is not None:
-                self.hub.dropped += 1
             self._wake()
             return False
         self.buffer.append(event)
@@ -89,23 +131,25 @@ class Stream:
         if self.pending_reset:
             self.pending_reset = False
             parts.append(control_frame(RESET, {"reason": "slow_consumer"}))
-            self.buffer = self.hub.replay_after(self.user_id, self.last_id) if self.hub else []
+            self.buffer = self.ring.after(self.last_id)
         if self.buffer:
             batch, self.buffer = self.buffer, []
             parts.extend(e.frame for e in batch)
             self.last_id = batch[-1].id
         if self.closed:
-            if self.closed == REVOKED:
-                parts.append(control_frame(REVOKED, {"reason": "revoked"}))
+            told = _TOLD.get(self.closed)
+            if told is not None:
+                parts.append(told)
             return b"".join(parts), True
         return b"".join(parts), False
 
 
-@dataclass
 class _User:
-    streams: set[Stream] = field(default_factory=set)
-    ring: deque[Event] = field(default_factory=deque)
-    evicted_last: str | None = None  # id of the newest event trimmed off the ring
+    __slots__ = ("ring", "streams")
+
+    def __init__(self, ring: Ring) -> None:
+        self.streams: set[Stream] = set()
+        self.ring = ring
 
 
 class Hub:
@@ -130,30 +174,45 @@ class Hub:
         self.dropped = 0
         self.deliveries = 0
 
+    def _user(self, user_id: str) -> _User:
+        user = self._users.get(user_id)
+        if user is None:
+            user = self._users[user_id] = _User(Ring(self.replay_size, self.replay_age, self._clock))
+        return user
+
     # -- publishing -------------------------------------------------------------------------
     def deliver(self, user_id: str, event: Event) -> int:
         """Remember the event for replay and hand its frame to each of the user's open streams."""
-        user = self._users.get(user_id)
-        if user is None:
-            user = self._users[user_id] = _User()
-        ring = user.ring
-        ring.append(event)
-        if len(ring) > self.replay_size:
-            user.evicted_last = ring.popleft().id
+        user = self._user(user_id)
+        user.ring.append(event)
         n = 0
         for stream in user.streams:
-            n += stream.push(event)
+            if stream.push(event):
+                n += 1
+            elif stream.pending_reset:
+                self.dropped += 1
         self.deliveries += n
         return n
 
-    def close_user(self, user_id: str) -> int:
-        """Every open stream of the user gets `event: revoked` and closes; the ring is forgotten."""
+    def close_user(self, user_id: str, reason: str = REVOKED) -> int:
+        """Every open stream of the user is told why and closes; the ring is forgotten."""
         user = self._users.pop(user_id, None)
         if user is None:
             return 0
         for stream in user.streams:
-            stream.close(REVOKED)
+            stream.close(reason)
         return len(user.streams)
+
+    def close_where(self, refused: Callable[[Stream], str | None]) -> int:
+        """Close every stream for which `refused` names a reason (e.g. revocations reloaded after a reconnect)."""
+        n = 0
+        for user in self._users.values():
+            for stream in user.streams:
+                reason = refused(stream)
+                if reason is not None and not stream.closed:
+                    stream.close(reason)
+                    n += 1
+        return n
 
     def close_all(self) -> None:
         for user in self._users.values():
@@ -161,42 +220,31 @@ class Hub:
                 stream.close(SHUTDOWN)
 
     # -- subscribing ------------------------------------------------------------------------
-    def subscribe(self, user_id: str, last_event_id: str | None = None) -> tuple[Stream, bytes]:
-        """Open a stream; return it with the catch-up bytes from this process's ring."""
-        stream = self.open(user_id)
-        return stream, self.catch_up(stream, last_event_id)
-
-    def open(self, user_id: str) -> Stream:
+    def subscribe(self, user_id: str, claims: Any = None) -> Stream:
         """Register a stream (live events start queueing at once) or raise TooManyStreams."""
-        user = self._users.get(user_id)
-        if user is None:
-            user = self._users[user_id] = _User()
+        user = self._user(user_id)
         if len(user.streams) >= self.streams_per_user:
             raise TooManyStreams
-        stream = Stream(self, user_id, self.queue_size)
+        stream = Stream(user_id, user.ring, self.queue_size, claims)
         user.streams.add(stream)
         self.open_streams += 1
         return stream
 
-    def catch_up(self, stream: Stream, last_event_id: str | None, ring: list[Event] | None = None) -> bytes:
+    def catch_up(self, stream: Stream, last_event_id: str | None, shared: list[Event] | None = None) -> bytes:
         """`event: reset` and/or the missed events for a stream opened with a Last-Event-ID.
 
-        `ring` is a shared replay buffer (Redis) read after `open`; events it holds that also sit
+        `shared` is a shared replay buffer (Redis) read after `subscribe`; events it holds that also sit
         in the stream's queue are dropped from the queue, so nothing arrives twice.
         """
         if last_event_id is None:
             return b""
-        user = self._users.get(stream.user_id)
-        if ring is not None:
-            missed, covered = _since(ring, last_event_id, None)
-            if ring:
-                newest = ring[-1].id
+        if shared is not None:
+            missed, covered = since(shared, last_event_id, None)
+            if shared:
+                newest = shared[-1].id
                 stream.buffer = [e for e in stream.buffer if e.id > newest]
-        elif user is not None:
-            self._trim(user)
-            missed, covered = _since(list(user.ring), last_event_id, user.evicted_last)
         else:
-            missed, covered = [], False
+            missed, covered = stream.ring.since(last_event_id)
         out = b""
         if not covered:
             out = control_frame(RESET, {"reason": "gap", "last_event_id": last_event_id[:64]})
@@ -209,29 +257,14 @@ class Hub:
 
     def unsubscribe(self, stream: Stream) -> None:
         """Forget a stream (idempotent): its reader has gone."""
-        if stream.hub is None:
+        if stream.ring is _NO_RING:
             return
-        stream.hub = None
+        stream.ring = _NO_RING
         self.open_streams -= 1
         user = self._users.get(stream.user_id)
         if user is not None:
             user.streams.discard(stream)
-        stream.close(SHUTDOWN)
-
-    def replay_after(self, user_id: str, last_id: str | None) -> list[Event]:
-        user = self._users.get(user_id)
-        if user is None:
-            return []
-        self._trim(user)
-        if last_id is None:
-            return list(user.ring)
-        return [e for e in user.ring if e.id > last_id]
-
-    def _trim(self, user: _User) -> None:
-        horizon = (self._clock() - self.replay_age) * 1_000_000
-        ring = user.ring
-        while ring and ring[0].us < horizon:
-            user.evicted_last = ring.popleft().id
+        stream.close(GONE)
 
     # -- housekeeping -----------------------------------------------------------------------
     def reclaim(self) -> int:
@@ -240,8 +273,8 @@ class Hub:
         for user_id, user in self._users.items():
             if user.streams:
                 continue
-            self._trim(user)
-            if not user.ring:
+            user.ring.trim()
+            if not user.ring.events:
                 idle.append(user_id)
         for user_id in idle:
             del self._users[user_id]
@@ -256,7 +289,10 @@ class Hub:
         return len(self._users)
 
 
-def _since(ring: list[Event], last_id: str, evicted_last: str | None) -> tuple[list[Event], bool]:
+_NO_RING = Ring(0, 0, time.time)
+
+
+def since(ring: list[Event], last_id: str, evicted_last: str | None) -> tuple[list[Event], bool]:
     """Events after `last_id`, and whether the ring covers the whole gap.
 
     Ids sort in publish order, so even an uncovered gap (unknown or too old an id, a restart) still

@@ -24,8 +24,21 @@ trace_id: ContextVar[str] = ContextVar("trace_id", default="-")
 _TOKEN = re.compile(r"l2n_(?:sess|hook|tkt)_[A-Za-z0-9_.\-]+")
 
 
+# Control characters (a newline in a request path can forge a log line), escaped as \\xNN / \\n.
+_CONTROLS = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F, *range(0x80, 0xA0))} | {
+    0x0A: "\\n",
+    0x0D: "\\r",
+    0x09: "\\t",
+    0x2028: "\\u2028",
+    0x2029: "\\u2029",
+}
+
+
 def redact(text: str) -> str:
-    return _TOKEN.sub("l2n_[redacted]", text) if "l2n_" in text else text
+    """Tokens out, control characters escaped: what every log line goes through."""
+    if "l2n_" in text:
+        text = _TOKEN.sub("l2n_[redacted]", text)
+    return text if text.isprintable() else text.translate(_CONTROLS)
 
 
 def _patch(record: Record) -> None:
@@ -100,6 +113,8 @@ class AccessLog:
     def write(self, message: str) -> None:
         if not self.enabled:
             return
+        if not message.isprintable():
+            message = message.translate(_CONTROLS)
         now = time.time()
         second = int(now)
         if second != self._second:

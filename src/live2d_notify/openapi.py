@@ -84,7 +84,7 @@ def openapi_document() -> dict[str, Any]:
             "/api/users": {
                 "post": _op(
                     "Create an anonymous user",
-                    {"201": _json({"$ref": "#/components/schemas/Credentials"}), **_errors(429)},
+                    {"201": _json({"$ref": "#/components/schemas/Credentials"}), **_errors(403, 429, 503)},
                     auth=None,
                 )
             },
@@ -99,7 +99,7 @@ def openapi_document() -> dict[str, Any]:
                                 "properties": {"session_token": _STR, "session_expires_at": _TIME},
                             }
                         ),
-                        **_errors(401, 403),
+                        **_errors(401, 403, 429, 503),
                     },
                     auth="session",
                 )
@@ -120,7 +120,7 @@ def openapi_document() -> dict[str, Any]:
                                 },
                             }
                         ),
-                        **_errors(400, 401, 403, 413, 415, 422),
+                        **_errors(400, 401, 403, 413, 415, 422, 429, 503),
                     },
                     auth="session",
                     body={"type": "object", "properties": {"label": {"type": "string", "maxLength": 64}}},
@@ -130,7 +130,7 @@ def openapi_document() -> dict[str, Any]:
             "/api/tokens/{token_id}": {
                 "delete": _op(
                     "Revoke one of your tokens (idempotent)",
-                    {"204": {"description": "revoked (or never yours)"}, **_errors(401, 403)},
+                    {"204": {"description": "revoked (or never yours)"}, **_errors(401, 403, 429, 503)},
                     auth="session",
                     params=[{"name": "token_id", "in": "path", "required": True, "schema": _STR}],
                 )
@@ -138,7 +138,7 @@ def openapi_document() -> dict[str, Any]:
             "/api/users/me/revoke-all": {
                 "post": _op(
                     "Revoke every token; get new ones",
-                    {"200": _json({"$ref": "#/components/schemas/Credentials"}), **_errors(401, 403)},
+                    {"200": _json({"$ref": "#/components/schemas/Credentials"}), **_errors(401, 403, 429, 503)},
                     auth="session",
                 )
             },
@@ -185,7 +185,7 @@ def openapi_document() -> dict[str, Any]:
                                 "properties": {"ticket": _STR, "expires_in": {"type": "integer"}},
                             }
                         ),
-                        **_errors(401, 403),
+                        **_errors(401, 403, 429, 503),
                     },
                     auth="session",
                 )
@@ -201,7 +201,7 @@ def openapi_document() -> dict[str, Any]:
                     ],
                     "responses": {
                         "200": {"description": "event stream", "content": {"text/event-stream": {}}},
-                        **_errors(401, 403, 429),
+                        **_errors(401, 403, 429, 503),
                     },
                 }
             },
@@ -215,7 +215,7 @@ def openapi_document() -> dict[str, Any]:
             "/metrics": {
                 "get": {
                     "summary": "Prometheus metrics",
-                    "responses": {"200": {"description": "text", "content": {"text/plain": {}}}, **_errors(404)},
+                    "responses": {"200": {"description": "text", "content": {"text/plain": {}}}, **_errors(401, 404)},
                 }
             },
         },

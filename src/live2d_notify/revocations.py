@@ -22,6 +22,18 @@ class Revocations:
         if current is None or current[0] < not_before_us:
             self._not_before[user_id] = (not_before_us, purge_after)
 
+    def not_before(self, user_id: str) -> int:
+        """The user's revoke-all cut-off in µs (0: none): tokens minted from now on are issued no earlier."""
+        nb = self._not_before.get(user_id)
+        return nb[0] if nb is not None else 0
+
+    def refused(self, claims: Claims) -> bool:
+        try:
+            self.check(claims)
+        except BadToken:
+            return True
+        return False
+
     def check(self, claims: Claims) -> None:
         """Raise `token_revoked` if this token, or every token of its user before a time, was revoked."""
         if self._tokens and (claims.user_id, claims.token_id) in self._tokens:

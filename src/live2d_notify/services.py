@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from limits import RateLimitItem
 from starlette.requests import HTTPConnection
+from starlette.types import Scope
 
 from live2d_notify.brokers.base import Broker
 from live2d_notify.config import Settings
@@ -17,6 +19,19 @@ from live2d_notify.revocations import Revocations
 from live2d_notify.store import AuditLog, Store
 from live2d_notify.tokens import TokenService
 
+if TYPE_CHECKING:
+    from live2d_notify.streams import StreamGate
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """The parsed rate limits, by what they count."""
+
+    hook: tuple[RateLimitItem, ...]  # per hook token
+    user_publish: tuple[RateLimitItem, ...]  # per user, all its hook tokens
+    signup: tuple[RateLimitItem, ...]  # per client address
+    manage: tuple[RateLimitItem, ...]  # per user, the session's requests
+
 
 @dataclass
 class Services:
@@ -27,13 +42,18 @@ class Services:
     hub: Hub
     broker: Broker
     limiter: RateLimiter
+    limits: Limits
     metrics: Metrics
     audit: AuditLog | None
-    hook_limits: tuple[RateLimitItem, ...]
-    signup_limits: tuple[RateLimitItem, ...]
     dedupe: Deduper
+    gate: StreamGate
+    revocation_horizon: int  # seconds a revocation is kept: the longest token lifetime ever issued
 
 
 def services(conn: HTTPConnection) -> Services:
-    svc: Services = conn.app.state.services
+    return services_of(conn.scope)
+
+
+def services_of(scope: Scope) -> Services:
+    svc: Services = scope["app"].state.services
     return svc

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -49,14 +50,18 @@ class Store:
     async def open(self) -> None:
         if self.path.parent and not self.path.parent.exists():
             self.path.parent.mkdir(parents=True, exist_ok=True)
+        # Owner-only before SQLite first writes it (it may hold the signing key): SQLite gives the -wal
+        # and -shm files the main file's permissions, so they are created owner-only too.
+        os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            with contextlib.suppress(FileNotFoundError):
+                os.chmod(f"{self.path}{suffix}", 0o600)
         self._db = await aiosqlite.connect(self.path)
         await self._db.execute("PRAGMA journal_mode=WAL")
         await self._db.execute("PRAGMA synchronous=NORMAL")
         await self._db.executescript(_SCHEMA)
         await self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         await self._db.commit()
-        with contextlib.suppress(OSError):
-            self.path.chmod(0o600)
 
     async def close(self) -> None:
         if self._db is not None:
@@ -85,6 +90,20 @@ class Store:
                 row = await cur.fetchone()
         assert row is not None
         return str(row[0])
+
+    async def longest_lifetime(self, current: int) -> int:
+        """The longest token lifetime this database has seen, raised to `current`."""
+        async with self._lock:
+            async with self.db.execute("SELECT value FROM meta WHERE key = 'longest_lifetime'") as cur:
+                row = await cur.fetchone()
+            longest = max(int(row[0]) if row else 0, current)
+            await self.db.execute(
+                "INSERT INTO meta (key, value) VALUES ('longest_lifetime', ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (str(longest),),
+            )
+            await self.db.commit()
+        return longest
 
     # -- revocations ------------------------------------------------------------------------
     async def revoke_token(self, user_id: str, token_id: str, purge_after: int) -> None:

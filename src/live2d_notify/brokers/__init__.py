@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from live2d_notify.brokers.base import Broker, BrokerUnavailable
+from live2d_notify.config import SettingsError
 from live2d_notify.hub import Hub
 from live2d_notify.revocations import Revocations
 from live2d_notify.store import Store
@@ -17,7 +18,13 @@ def create_broker(url: str | None, hub: Hub, store: Store, revocations: Revocati
 
         return MemoryBroker(hub, store, revocations)
     if url.startswith(("redis://", "rediss://", "unix://")):
-        from live2d_notify.brokers.redis import RedisBroker
+        try:
+            from live2d_notify.brokers.redis import RedisBroker
+        except ImportError as exc:
+            raise SettingsError(
+                "LIVE2D_NOTIFY_REDIS_URL is set, but the Redis client is not installed: "
+                "pip install 'live2d-notify[redis]'"
+            ) from exc
 
         return RedisBroker(url, hub, revocations)
     raise ValueError(f"unknown broker URL scheme: {url.split(':', 1)[0]!r}")

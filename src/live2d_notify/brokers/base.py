@@ -17,6 +17,9 @@ class BrokerUnavailable(Exception):
 
 
 class Broker(Protocol):
+    propagation_us: int  # how long a revocation may take to reach every process (µs)
+    connected: bool  # False while this process may be missing revocations (then it mints nothing)
+
     async def start(self) -> None:
         """Connect, load revocations into the mirror, and begin listening."""
 
@@ -27,10 +30,15 @@ class Broker(Protocol):
         """The shared replay buffer, oldest first; None when this process's own ring is the buffer."""
 
     async def revoke_token(self, user_id: str, token_id: str, purge_after: int) -> None:
-        """Durably revoke one token of this user, on every process."""
+        """Revoke one token of this user, on every process: this process's mirror before any await."""
 
     async def revoke_user(self, user_id: str, not_before_us: int, purge_after: int) -> None:
-        """Durably revoke every earlier token of the user and close their streams, on every process."""
+        """Revoke every token of the user issued before the cut-off and close their streams, on every process
+        (this process's mirror and streams before any await)."""
+
+    async def longest_lifetime(self, current: int) -> int:
+        """The longest token lifetime ever issued (kept durably, raised to `current`): how long
+        revocations must be kept, even after a TTL was lowered."""
 
     async def acquire_stream(self, user_id: str, stream_id: str, cap: int) -> bool:
         """Take one of the user's stream slots across processes (True), or refuse (False)."""

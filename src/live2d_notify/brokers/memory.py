@@ -11,6 +11,9 @@ from live2d_notify.store import Store
 
 
 class MemoryBroker:
+    propagation_us = 0  # one process: a revocation applies the moment it is made
+    connected = True
+
     def __init__(self, hub: Hub, store: Store, revocations: Revocations) -> None:
         self.hub = hub
         self.store = store
@@ -33,14 +36,19 @@ class MemoryBroker:
     async def history(self, user_id: str) -> list[Event] | None:
         return None
 
+    # The mirror (what every request checks) changes first, before any await: a token minted while the
+    # durable write is under way must already see the revocation.
     async def revoke_token(self, user_id: str, token_id: str, purge_after: int) -> None:
-        await self.store.revoke_token(user_id, token_id, purge_after)
         self.revocations.revoke_token(user_id, token_id, purge_after)
+        await self.store.revoke_token(user_id, token_id, purge_after)
 
     async def revoke_user(self, user_id: str, not_before_us: int, purge_after: int) -> None:
-        await self.store.revoke_user(user_id, not_before_us, purge_after)
         self.revocations.revoke_user(user_id, not_before_us, purge_after)
         self.hub.close_user(user_id)
+        await self.store.revoke_user(user_id, not_before_us, purge_after)
+
+    async def longest_lifetime(self, current: int) -> int:
+        return await self.store.longest_lifetime(current)
 
     async def acquire_stream(self, user_id: str, stream_id: str, cap: int) -> bool:
         return True  # the hub's own per-user cap is the whole story in one process

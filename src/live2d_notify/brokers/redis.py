@@ -27,7 +27,7 @@ from redis.exceptions import NoScriptError, RedisError
 
 from live2d_notify.brokers.base import BrokerUnavailable
 from live2d_notify.events import Event
-from live2d_notify.hub import Hub
+from live2d_notify.hub import REVOKED, Hub
 from live2d_notify.logs import trace_id
 from live2d_notify.revocations import Revocations
 
@@ -35,6 +35,8 @@ EVENTS = "l2n:events"
 CONTROL = "l2n:control"
 REVOKED_TOKENS = "l2n:revoked:tokens"
 REVOKED_USERS = "l2n:revoked:users"
+LONGEST = "l2n:longest-lifetime"
+PROPAGATION_US = 2_000_000  # how far in the future a revoke-all's cut-off lies: above any pub/sub delay
 SLOT_TTL_MS = 60_000
 SLOT_REFRESH = 20.0
 
@@ -59,6 +61,14 @@ return 1
 """
 
 
+_LONGEST = """
+local old = tonumber(redis.call('GET', KEYS[1]) or '0')
+local new = math.max(old, tonumber(ARGV[1]))
+redis.call('SET', KEYS[1], new)
+return new
+"""
+
+
 def event_id(redis_id: str) -> tuple[str, int]:
     """`1732560000000-5` → the same fixed-width hex id the in-process broker makes (µs-like)."""
     ms, _, seq = redis_id.partition("-")
@@ -75,6 +85,8 @@ def _slots(user_id: str) -> str:
 
 
 class RedisBroker:
+    propagation_us = PROPAGATION_US
+
     def __init__(self, url: str, hub: Hub, revocations: Revocations) -> None:
         self.url = url
         self.hub = hub
@@ -92,6 +104,7 @@ class RedisBroker:
         self.redis: Any = aioredis.Redis(connection_pool=pool)
         self._publish = self.redis.register_script(_PUBLISH)
         self._acquire = self.redis.register_script(_ACQUIRE)
+        self._longest = self.redis.register_script(_LONGEST)
         self._process = f"{os.getpid()}-{secrets.token_hex(4)}"
         self._slots: dict[str, str] = {}  # member → user_id, this process's open streams
         self._tasks: list[asyncio.Task[None]] = []
@@ -198,20 +211,30 @@ class RedisBroker:
         )
 
     # -- revocations ------------------------------------------------------------------------
+    # This process's mirror changes first, before any await (a token minted meanwhile must see it); the
+    # others learn it from the broadcast. A revoke-all's cut-off lies PROPAGATION_US in the future, so
+    # tokens another process mints before the broadcast reaches it are still earlier than the cut-off.
     async def revoke_token(self, user_id: str, token_id: str, purge_after: int) -> None:
+        self.revocations.revoke_token(user_id, token_id, purge_after)
         msg = json.dumps({"op": "token", "user": user_id, "token": token_id, "until": purge_after})
         await self._write(
             lambda p: (p.hset(REVOKED_TOKENS, f"{user_id}\x1f{token_id}", purge_after), p.publish(CONTROL, msg))
         )
-        self.revocations.revoke_token(user_id, token_id, purge_after)
 
     async def revoke_user(self, user_id: str, not_before_us: int, purge_after: int) -> None:
+        self.revocations.revoke_user(user_id, not_before_us, purge_after)
+        self.hub.close_user(user_id)
         msg = json.dumps({"op": "user", "user": user_id, "nb": not_before_us, "until": purge_after})
         await self._write(
             lambda p: (p.hset(REVOKED_USERS, user_id, f"{not_before_us}:{purge_after}"), p.publish(CONTROL, msg))
         )
-        self.revocations.revoke_user(user_id, not_before_us, purge_after)
-        self.hub.close_user(user_id)
+
+    async def longest_lifetime(self, current: int) -> int:
+        """The longest token lifetime any process has issued with: revocations are kept that long."""
+        try:
+            return int(await self._longest(keys=[LONGEST], args=[current]))
+        except (RedisError, OSError) as exc:
+            raise RuntimeError(f"LIVE2D_NOTIFY_REDIS_URL: Redis is not reachable ({type(exc).__name__})") from exc
 
     async def _write(self, fill: Any) -> None:
         try:
@@ -295,6 +318,8 @@ class RedisBroker:
             try:
                 await pubsub.subscribe(EVENTS, CONTROL)
                 loaded = await self._load_revocations()  # after subscribing: nothing falls in between
+                # Streams opened while we could not hear revocations: close those they now refuse.
+                self.hub.close_where(lambda s: REVOKED if s.claims and self.revocations.refused(s.claims) else None)
                 if not self.connected:
                     logger.info("redis subscription up (revocations loaded: {})", loaded)
                 self.connected = True

@@ -1,0 +1,238 @@
+"""`GET /api/stream`: one open stream's whole life, from its slots to its last byte.
+
+- `StreamGate` counts this process's open streams, in all and per client address, so no crowd of
+  idle streams can take every connection the service has (publishes keep their room).
+- `open_stream` is the one place a stream's resources are taken and given back: the gate's places,
+  the user's slot across processes (broker), the hub subscription and the catch-up; its `finally`
+  releases them all, whatever ends the stream.
+- `serve` is the SSE response on plain ASGI: one task per stream, woken by the hub, a heartbeat timer
+  or the client leaving. On each heartbeat it re-checks the token that opened the stream (revocation,
+  expiry) and closes with `event: revoked` when it no longer holds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import asynccontextmanager
+from typing import Any
+from urllib.parse import parse_qsl
+
+from sse_starlette.sse import AppStatus
+from starlette.types import Receive, Scope, Send
+
+from live2d_notify.auth import STREAM_BEARER, TICKET_ONLY, authenticate, client_ip, header, ip_bucket, verify
+from live2d_notify.errors import ApiError, from_bad_token
+from live2d_notify.events import clean, control_frame
+from live2d_notify.hub import ENDED, EXPIRED, GONE, REVOKED, Hub, Stream, TooManyStreams
+from live2d_notify.replies import error_reply, send_reply
+from live2d_notify.revocations import Revocations
+from live2d_notify.services import Services, services_of
+from live2d_notify.tokens import BadToken, Claims, new_id
+
+PING = b": ping\n\n"
+RETRY_MS = 3000
+HEADERS = [
+    (b"content-type", b"text/event-stream; charset=utf-8"),
+    (b"cache-control", b"no-cache, no-transform"),
+    (b"connection", b"keep-alive"),
+    (b"x-accel-buffering", b"no"),
+]
+
+
+class StreamGate:
+    """This process's open streams, in all and per client address (IPv6: per /64)."""
+
+    def __init__(self, max_streams: int, per_ip: int) -> None:
+        self.max_streams = max_streams
+        self.per_ip = per_ip
+        self.open = 0
+        self._by_ip: dict[str, int] = {}
+        self._releasing: set[asyncio.Task[None]] = set()  # strong references: the loop keeps weak ones
+
+    def enter(self, bucket: str) -> None:
+        if self.open >= self.max_streams:
+            raise ApiError(
+                503,
+                "unavailable",
+                "This server has as many open streams as it takes; try again shortly.",
+                headers={"Retry-After": "10"},
+            )
+        held = self._by_ip.get(bucket, 0)
+        if held >= self.per_ip:
+            raise ApiError(
+                429,
+                "too_many_streams",
+                f"At most {self.per_ip} open streams per address; close one first.",
+                headers=_stream_limit_headers(self.per_ip),
+            )
+        self._by_ip[bucket] = held + 1
+        self.open += 1
+
+    def leave(self, bucket: str) -> None:
+        self.open -= 1
+        held = self._by_ip.get(bucket, 0) - 1
+        if held > 0:
+            self._by_ip[bucket] = held
+        else:
+            self._by_ip.pop(bucket, None)
+
+    def release_later(self, release: Coroutine[Any, Any, None]) -> None:
+        """Give a slot back in a task of its own: the stream's own task may be being cancelled."""
+        task = asyncio.ensure_future(release)
+        self._releasing.add(task)
+        task.add_done_callback(self._releasing.discard)
+
+
+def _stream_limit_headers(cap: int) -> dict[str, str]:
+    return {"Retry-After": "5", "RateLimit-Limit": str(cap), "RateLimit-Remaining": "0", "RateLimit-Reset": "5"}
+
+
+def refusal(revocations: Revocations, claims: Claims, now: float | None = None) -> str | None:
+    """Why an open stream may no longer continue: REVOKED, EXPIRED, or None while its token holds."""
+    if revocations.refused(claims):
+        return REVOKED
+    if (time.time() if now is None else now) >= claims.expires:
+        return EXPIRED
+    return None
+
+
+@asynccontextmanager
+async def open_stream(
+    svc: Services, claims: Claims, bucket: str, last_id: str | None
+) -> AsyncIterator[tuple[Stream, bytes]]:
+    """Take the gate's places, the user's slot, the subscription; yield it with its first bytes; give it all back."""
+    hub, broker, user_id = svc.hub, svc.broker, claims.user_id
+    cap = svc.settings.streams_per_user
+    too_many = ApiError(
+        429,
+        "too_many_streams",
+        f"At most {cap} open streams per user; close one first.",
+        headers=_stream_limit_headers(cap),
+    )
+    svc.gate.enter(bucket)
+    try:
+        stream_id = new_id("str_")
+        if not await broker.acquire_stream(user_id, stream_id, cap):
+            raise too_many
+        try:
+            # Again, now, with no await before the subscription: a revoke-all handled while we waited
+            # for the slot has closed the user's streams already and would miss this one.
+            try:
+                svc.revocations.check(claims)
+            except BadToken as exc:
+                raise from_bad_token(exc) from None
+            try:
+                stream = hub.subscribe(user_id, claims)
+            except TooManyStreams:
+                raise too_many from None
+            try:
+                shared = await broker.history(user_id) if last_id is not None else None
+                ready = control_frame("ready", {"heartbeat": svc.settings.heartbeat}, retry_ms=RETRY_MS)
+                yield stream, ready + hub.catch_up(stream, last_id, shared)
+            finally:
+                hub.unsubscribe(stream)
+        finally:
+            svc.gate.release_later(broker.release_stream(user_id, stream_id))
+    except ApiError as exc:
+        if exc.code == "too_many_streams":
+            svc.metrics.rate_limited.labels("streams").inc()
+        raise
+    finally:
+        svc.gate.leave(bucket)
+
+
+async def serve(
+    stream: Stream,
+    first: bytes,
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    *,
+    heartbeat: float,
+    recheck: Callable[[Claims], str | None],
+    lifetime: float = 0,
+) -> None:
+    """Write the stream until it closes, the client leaves, or its lifetime (0: none) is over."""
+    await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
+    if scope.get("method") == "HEAD":
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+        return
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + lifetime if lifetime else None
+    gone = asyncio.ensure_future(_disconnected(receive))
+    gone.add_done_callback(lambda _: stream.close(GONE))
+    try:
+        await send({"type": "http.response.body", "body": first, "more_body": True})
+        while True:
+            wait = heartbeat if deadline is None else max(0.0, min(heartbeat, deadline - loop.time()))
+            chunk, closing = await stream.next_chunk(wait)
+            if stream.closed == GONE:
+                return
+            if not chunk and not closing:
+                reason = recheck(stream.claims)
+                if reason is None and deadline is not None and loop.time() >= deadline:
+                    reason = ENDED
+                if reason is not None:
+                    stream.close(reason)
+                    continue
+                chunk = PING
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            if closing:
+                break
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+    except OSError:
+        return  # the connection broke mid-write
+    finally:
+        if not gone.done():
+            gone.cancel()
+
+
+async def _disconnected(receive: Receive) -> None:
+    """Return when the client leaves (the request's own body messages come first)."""
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
+class StreamEndpoint:
+    """`GET /api/stream` as a plain ASGI app: the router and the fast path both call it."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        svc = services_of(scope)
+        try:
+            query = _query(scope)
+            ticket = query.get("ticket")
+            claims = verify(svc, ticket, TICKET_ONLY) if ticket else authenticate(svc, scope, STREAM_BEARER)
+            last_id = header(scope, b"last-event-id") or query.get("last_event_id") or None
+            if last_id is not None:
+                last_id = clean(last_id)[:64] or None
+            # Only open_stream's entry raises ApiError: serve never does, so no reply follows a started one.
+            async with open_stream(svc, claims, ip_bucket(client_ip(svc, scope)), last_id) as (stream, first):
+                await serve(
+                    stream,
+                    first,
+                    scope,
+                    receive,
+                    send,
+                    heartbeat=svc.settings.heartbeat,
+                    recheck=lambda c: refusal(svc.revocations, c),
+                    lifetime=svc.settings.stream_lifetime,
+                )
+        except ApiError as exc:
+            await send_reply(send, error_reply(exc))
+
+
+def _query(scope: Scope) -> dict[str, str]:
+    raw = scope.get("query_string", b"")
+    return dict(parse_qsl(raw.decode("latin-1"))) if raw else {}
+
+
+async def watch_shutdown(hub: Hub, poll: float = 0.1) -> None:
+    """Close every stream as soon as uvicorn is told to exit (sse-starlette patches its handler),
+    so shutdown takes milliseconds instead of waiting out the graceful-shutdown timeout."""
+    with contextlib.suppress(asyncio.CancelledError):
+        while not AppStatus.should_exit:  # noqa: ASYNC110 - a flag set by a signal handler
+            await asyncio.sleep(poll)
+        hub.close_all()
