@@ -27,9 +27,8 @@ def _ttl(svc: Services, kind: Kind) -> int:
 
 def _hearing_revocations(svc: Services) -> None:
     if not svc.broker.connected:
-        raise ApiError(
-            503, "unavailable", "Revocations can't be checked right now; try again shortly.", headers={"Retry-After": "2"}
-        )
+        message = "Revocations can't be checked right now; try again shortly."
+        raise ApiError(503, "unavailable", message, headers={"Retry-After": "2"})
 
 
 def mint(
