@@ -25,14 +25,13 @@ import tempfile
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import modal
-from loguru import logger
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+import modal  # the only import `modal deploy` needs: it imports this file in a shell holding only modal
 
-from live2d_notify.app import create_app
-from live2d_notify.config import Settings, SettingsError
+if TYPE_CHECKING:
+    from loguru import Logger
+    from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 ROOT = Path(__file__).resolve().parent
 APP_NAME = "live2d-notify"
@@ -46,6 +45,13 @@ STREAM_LIMIT = 15 * 60  # so a stream ends itself first, cleanly; the page recon
 MAX_INPUTS = 1000  # concurrent requests per container; every open stream holds one for its whole life
 SCALEDOWN_WINDOW = 5 * 60
 MODAL_DEFAULTS = {"LIVE2D_NOTIFY_HEARTBEAT": "10"}  # well inside any proxy's idle timeout
+
+
+def _logger() -> Logger:
+    """loguru's logger, imported when first used, in the container (see the imports above)."""
+    from loguru import logger
+
+    return logger
 
 
 class Snapshots:
@@ -101,7 +107,7 @@ class Snapshots:
             if self.commit is not None:
                 await asyncio.to_thread(self.commit)
             self._saved = version
-        logger.info(
+        _logger().info(
             "volume: database saved {} bytes={} {:.0f}ms",
             self.target,
             size,
@@ -162,7 +168,7 @@ class PersistOnVolume:
                 try:
                     await self.snapshots.save()  # the app has closed its database: this is the last word
                 except Exception as exc:  # noqa: BLE001 - tell the platform; don't hide it
-                    logger.exception("volume: the final save failed")
+                    _logger().exception("volume: the final save failed")
                     message = {"type": "lifespan.shutdown.failed", "message": f"volume save failed: {exc!r}"}
                 finally:
                     self.snapshots.close()
@@ -182,7 +188,7 @@ class PersistOnVolume:
             try:
                 await self.snapshots.save()
             except Exception:  # noqa: BLE001 - keep trying; the next tick saves whatever is pending
-                logger.exception("volume: save failed; retrying in {}s", self.interval)
+                _logger().exception("volume: save failed; retrying in {}s", self.interval)
 
     async def _stop(self) -> None:
         """Stop the loop between saves, never in the middle of one (its thread would run on)."""
@@ -257,6 +263,9 @@ def build_app(
     stream_limit: float = STREAM_LIMIT,
 ) -> ASGIApp:
     """The ASGI app Modal serves. `data_dir` is the mounted Volume, or None when Redis holds the state."""
+    from live2d_notify.app import create_app
+    from live2d_notify.config import Settings, SettingsError
+
     env = {**MODAL_DEFAULTS, **environ}
     if not env.get("LIVE2D_NOTIFY_SECRET_KEYS"):
         raise SettingsError(
@@ -270,7 +279,7 @@ def build_app(
     env["LIVE2D_NOTIFY_DB"] = str(snapshots.db)
     app = create_app(Settings.from_env(env))  # sets up logging; opens nothing yet
     restored = snapshots.restore()
-    logger.info("volume: {} {}", "restored from" if restored else "no snapshot yet at", snapshots.target)
+    _logger().info("volume: {} {}", "restored from" if restored else "no snapshot yet at", snapshots.target)
     return EndStreamsBefore(PersistOnVolume(app, snapshots, interval), stream_limit)
 
 

@@ -104,6 +104,40 @@ def test_module_imports_without_modal_credentials_or_network(tmp_path: Path) -> 
     assert r.stdout.strip() == "ok"
 
 
+@pytest.mark.slow
+def test_modal_deploy_imports_the_file_in_a_shell_holding_only_modal(tmp_path: Path) -> None:
+    """docs/deploy.md installs only `modal` before `modal deploy`, which imports this file locally."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    python = venv / "bin" / "python"
+    pin = f"modal=={modal.__version__}"  # what .venv holds: pip's cache has it
+    pip = subprocess.run(
+        [python, "-m", "pip", "install", "-q", "--disable-pip-version-check", pin],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    if pip.returncode != 0:
+        message = f"pip could not install {pin}: {pip.stderr[-2000:]}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)  # offline without pip's cache: nothing to learn here
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MODAL_", "PYTHON", "VIRTUAL_ENV"))}
+    env.update(HOME=str(tmp_path), MODAL_SERVER_URL="http://127.0.0.1:9")
+    code = (
+        "import sys, modal, modal_app\n"
+        "assert isinstance(modal_app.web, modal.Function)\n"
+        "print(sorted(m for m in ('live2d_notify', 'starlette', 'loguru') if m in sys.modules))\n"
+    )
+    r = subprocess.run(
+        [python, "-W", "error", "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "[]"  # the project and its dependencies are imported in the container only
+    missing = subprocess.run([python, "-c", "import starlette"], capture_output=True, timeout=60)
+    assert missing.returncode != 0  # the shell really holds modal alone, not the project's dependencies
+
+
 def test_one_container_on_the_volume_unless_redis_is_configured() -> None:
     single = modal_app.deploy_options({})
     assert single["max_containers"] == 1
