@@ -74,6 +74,7 @@ class Settings:
     static_dir: Path = field(default_factory=lambda: Path(__file__).resolve().parents[2] / "static")
     redis_url: str | None = None
     heartbeat: float = 15.0
+    stream_lifetime: int = 0  # seconds after which a stream ends itself (the page reconnects); 0: never
     replay_size: int = 100
     replay_age: int = 600
     queue_size: int = 256
@@ -132,6 +133,11 @@ class Settings:
             if not 0 < hb <= 15:
                 raise SettingsError(f"{PREFIX}HEARTBEAT: between 0 and 15 seconds")
             kw["heartbeat"] = hb
+        if (v := get("STREAM_LIFETIME")) is not None:
+            lifetime = _seconds("STREAM_LIFETIME", v, minimum=0)
+            if 0 < lifetime < 10:
+                raise SettingsError(f"{PREFIX}STREAM_LIFETIME: 0 (no limit) or at least 10 seconds")
+            kw["stream_lifetime"] = lifetime
         if (v := get("TRUST_PROXY")) is not None:
             kw["trust_proxy"] = _bool("TRUST_PROXY", v)
         return cls(**kw)  # type: ignore[arg-type]
