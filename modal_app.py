@@ -4,8 +4,10 @@
     modal deploy modal_app.py    # https://<workspace>--live2d-notify-web.modal.run
 
 `build_app(data_dir, environ)` is a plain function, so the tests build the very ASGI app Modal serves
-with a directory standing in for the Volume. Only the decorators at the bottom talk to Modal, and
-nothing here contacts it at import. Steps, settings and caveats: docs/deploy.md ("Modal + Vercel").
+with a directory standing in for the Volume. Only the decorators at the bottom talk to Modal, nothing
+here contacts it at import, and only `modal` is imported at the top: `modal deploy` imports this file
+in a shell that holds nothing else. The project is imported in the container, by `build_app`.
+Steps, settings and caveats: docs/deploy.md ("Modal + Vercel").
 
 Why the database is not opened on the Volume itself: Modal commits a Volume in the background
 whenever it likes, and a commit taken while SQLite writes its WAL or checkpoints can hold a torn
@@ -252,8 +254,9 @@ class PersistOnVolume:
 class EndStreamsBefore:
     """End each `GET /api/stream` response cleanly after `limit` seconds, before the platform cuts it.
 
-    The stream sees a client disconnect (its clean-up runs), the body is closed properly, and the page
-    reconnects with its last event id, which replays anything published in between.
+    `limit` is LIVE2D_NOTIFY_STREAM_LIFETIME (see `build_app`). The stream sees a client disconnect (its
+    clean-up runs), the body is closed properly, and the page reconnects with its last event id, which
+    replays anything published in between. (Here until the stream code ends streams itself.)
     """
 
     def __init__(self, app: ASGIApp, limit: float, path: str = "/api/stream") -> None:
