@@ -2,7 +2,7 @@
 # live2d-notify in a container: non-root, the SQLite file on the /data volume, the page's Live2D
 # runtime built in its own stage. Build and run (docs/deploy.md, "Docker"):
 #   docker build -t live2d-notify .
-#   docker run -d -p 8000:8000 -v live2d-notify-data:/data \
+#   docker run -d -p 127.0.0.1:8000:8000 -v live2d-notify-data:/data \
 #     -e LIVE2D_NOTIFY_SECRET_KEYS="$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')" live2d-notify
 
 # -- the page's npm packages (Live2D runtime, sample models), from the lockfile -------------------

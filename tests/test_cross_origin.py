@@ -1,17 +1,15 @@
 """static/ deployed on its own (static/vercel.json) talks to the API on another origin.
 
-The page is built with vercel.json's own build command from a copy of static/, served by a second local
-HTTP server with vercel.json's headers, its `apiBase` pointing at the real API server on another origin
+The page is built with vercel.json's build command (static/vercel-build.mjs, given the API's origin, as
+Vercel is) from a copy of static/, and `.vercel/output/static` is served by a second local HTTP server
+with the headers of `.vercel/output/config.json`, on another origin than the real API server
 (`localhost` and another port against `127.0.0.1`): the API's CORS setting decides whether it may talk.
 """
 
 from __future__ import annotations
 
 import functools
-import json
 import re
-import shutil
-import subprocess
 import threading
 from collections.abc import Callable, Iterator
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -22,19 +20,16 @@ import httpx
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
-from live2d_notify.app import CSP, PAGE_HEADERS
 from tests import test_page
-from tests.page_browser import NO_WEBGL, ROOT
+from tests.page_browser import NO_WEBGL
 from tests.support import LiveServer, bearer
+from tests.test_vercel_build import copy_static, route_headers, run_build
 
 # The browser and per-test contexts of tests/test_page.py (Debian's chromium, closed afterwards).
 playwright = test_page.playwright
 browser = test_page.browser
 new_context = test_page.new_context
 
-STATIC = ROOT / "static"
-VERCEL = json.loads((STATIC / "vercel.json").read_text())
-PLACEHOLDER_API = "https://your-api.example"  # what the operator replaces in vercel.json's connect-src
 FAST = {"LIVE2D_NOTIFY_SIGNUP_RATE": "100000/minute", "LIVE2D_NOTIFY_HOOK_RATE": "100000/second"}
 RECORD_VIOLATIONS = """
   window.__violations = [];
@@ -45,45 +40,17 @@ RECORD_VIOLATIONS = """
 browser_test = pytest.mark.browser
 
 
-def vercel_headers(api_origin: str) -> list[tuple[str, str]]:
-    """vercel.json's headers for every path, with the API's origin in connect-src as the docs say."""
-    (rule,) = [rule for rule in VERCEL["headers"] if rule["source"] == "/(.*)"]
-    return [(h["key"], h["value"].replace(PLACEHOLDER_API, api_origin)) for h in rule["headers"]]
-
-
-# -- the configuration ----------------------------------------------------------------------------
-def test_vercel_json_deploys_the_files_alone_with_the_pages_headers() -> None:
-    assert VERCEL["installCommand"] == "npm ci"  # the runtime and models, from the lock file
-    assert VERCEL["framework"] is None
-    # Vercel leaves node_modules/ out of an output directory of "." (packages/static-build): copy it out.
-    assert VERCEL["outputDirectory"] not in (".", "", "node_modules")
-    assert "node_modules" in VERCEL["buildCommand"]
-    # The same headers as the server's page, connect-src opened to the API only.
-    served = {name.decode(): value.decode() for name, value in PAGE_HEADERS}
-    ours = {key.lower(): value for key, value in vercel_headers("https://api.example.org")}
-    assert ours.pop("content-security-policy") == CSP.replace(
-        "connect-src 'self'", "connect-src 'self' https://api.example.org"
-    )
-    served.pop("content-security-policy")
-    assert ours == served
-    assert ours["referrer-policy"] == "no-referrer"
-
-
 # -- a page on another origin ---------------------------------------------------------------------
 class StaticSite:
-    """static/ built with vercel.json's buildCommand, served by a stdlib HTTP server (a thread) with its headers.
+    """The Vercel build of static/, served by a stdlib HTTP server (a thread) with the build's headers.
 
-    Started before the API (whose CORS list needs this origin); `point_at(api)` then sets `apiBase` in
-    config.js and the API's origin in the Content-Security-Policy, as an operator does.
+    Started before the API (whose CORS list needs this origin); `point_at(api)` then builds the page with
+    LIVE2D_NOTIFY_API_ORIGIN set to the API's origin, as the Vercel project's environment does.
     """
 
     def __init__(self, tmp: Path) -> None:
-        source = tmp / "static"
-        shutil.copytree(STATIC, source, ignore=shutil.ignore_patterns("node_modules", "dist"))
-        (source / "node_modules").symlink_to(STATIC / "node_modules")  # what `npm ci` would put there
-        subprocess.run(["sh", "-ec", VERCEL["buildCommand"]], cwd=source, check=True, timeout=60)
-        self.root = source / VERCEL["outputDirectory"]
-        assert (self.root / "index.html").is_file() and (self.root / "node_modules" / "pixi.js").is_dir()
+        self.source = copy_static(tmp)
+        self.root = self.source / ".vercel" / "output" / "static"  # served once built
         self.headers: list[tuple[str, str]] = []
         site = self
 
@@ -105,11 +72,10 @@ class StaticSite:
         return f"http://localhost:{self.httpd.server_address[1]}"  # not the API's host, nor its port
 
     def point_at(self, api: str) -> None:
-        config = self.root / "config.js"
-        text, count = re.subn(r'apiBase: ""', f"apiBase: {json.dumps(api)}", config.read_text())
-        assert count == 1, "apiBase not found in config.js"
-        config.write_text(text)
-        self.headers = vercel_headers(api)
+        r = run_build(self.source, api)
+        assert r.returncode == 0, r.stderr
+        assert (self.root / "index.html").is_file()
+        self.headers = list(route_headers(self.source).items())
 
     def close(self) -> None:
         self.httpd.shutdown()
@@ -119,8 +85,6 @@ class StaticSite:
 
 @pytest.fixture
 def static_site(tmp_path: Path) -> Iterator[Callable[[], StaticSite]]:
-    if not (STATIC / "node_modules" / "pixi.js").is_dir():
-        pytest.fail("static/node_modules is missing: run `npm ci --prefix static`")
     sites: list[StaticSite] = []
 
     def make() -> StaticSite:

@@ -317,3 +317,15 @@ async def test_restart_keeps_tokens_revocations_and_streams_resume(server_factor
             await s.next()
             eid = await apublish(c, srv.url, a["hook_token"], type="success")
             assert (await s.next())[1] == eid
+
+
+async def test_a_stream_with_a_lifetime_ends_itself_cleanly(server_factory) -> None:  # type: ignore[no-untyped-def]
+    srv = server_factory({"LIVE2D_NOTIFY_STREAM_LIFETIME": "1"})
+    u = new_user(srv.url)
+    async with httpx.AsyncClient() as c, open_stream(c, srv.url, session=u["session_token"]) as s:
+        assert (await s.next())[0] == "ready"
+        started = time.monotonic()
+        with pytest.raises(EOFError):  # the body ends: no `revoked`, nothing else
+            await s.next(5)
+        assert 0.8 < time.monotonic() - started < 3
+        assert "event: revoked" not in s.raw

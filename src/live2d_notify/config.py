@@ -180,7 +180,11 @@ class Settings:
         10_000, Whole(), "open SSE streams in this process; past it `503 unavailable` (publishes keep their room)"
     )
     stream_lifetime: int = setting(
-        0, Whole(10, zero=True), "seconds after which a stream ends itself cleanly (the page reconnects); `0`: never"
+        0,
+        Whole(1, zero=True),
+        "seconds after which a stream ends itself, cleanly (the page reconnects and replays what it missed); "
+        "`0` = no limit",
+        shown="`0` (`120` on Modal)",
     )
     audit: bool = setting(
         False, Flag(), "`1`: one audit row per accepted/rejected event (ids, type, source, outcome; no content)"
