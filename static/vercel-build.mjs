@@ -117,7 +117,10 @@ function assets(config) {
     }
     files.push(folder); // the .model.json names its textures, motions and sounds relative to it
   }
-  return files;
+  // The modules the page imports from node_modules (and everything the server serves of it): vendor.json.
+  const vendor = JSON.parse(fs.readFileSync(path.join(SOURCE, "vendor.json"), "utf8"));
+  for (const prefix of vendor.serve) files.push(local(`node_modules/${prefix}`, "vendor.json entry"));
+  return [...new Set(files)].filter((f, _, all) => !all.some((o) => o !== f && f.startsWith(o + path.sep)));
 }
 
 function build() {
