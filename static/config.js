@@ -10,7 +10,8 @@
  *   the model has them; `motions` overrides the groups tried for an event type (e.g. error). `view` frames the model: `zoom` (1 = fit the whole model) and `focusY`, the
  *   point of the model's height (0 = top, 1 = bottom) to put at the middle of the stage.
  *   A person can also paste their own model URL in the page ("Your own model").
- * live2d.scripts: loaded in order before the first model. For Cubism 3/4 models swap in
+ * live2d.scripts: loaded in order before the first model (each must also be listed in vendor.json,
+ *   which names the only node_modules files the server serves). For Cubism 3/4 models swap in
  *   node_modules/wl-live2d/dist/packages/live2dcubism4core.min.js and
  *   node_modules/pixi-live2d-display/dist/index.min.js (keep the Cubism 2 core too).
  * render: frame-rate caps. activeFps for activeMs after a reaction, then idleFps; the renderer
