@@ -22,6 +22,7 @@ export class Account extends EventTarget {
     this.api = api;
     this.state = null;
     this._refreshTimer = 0;
+    this._revokingAll = false;
     this.load();
     window.addEventListener("storage", (e) => {
       if (e.key === STORAGE_KEY) {
@@ -161,8 +162,19 @@ export class Account extends EventTarget {
   }
 
   async revokeAll() {
-    const data = await this.authed("POST", "/api/users/me/revoke-all");
-    this.signOut("revoked-all", data);
+    this._revokingAll = true;
+    try {
+      const data = await this.authed("POST", "/api/users/me/revoke-all");
+      this.signOut("revoked-all", data);
+    } finally {
+      this._revokingAll = false;
+    }
+  }
+
+  /** The server closed the stream because this user's tokens were revoked: sign out, unless this
+   * page's own revoke-all did it (that one signs out with the fresh credentials instead). */
+  revokedByServer() {
+    if (!this._revokingAll) this.signOut("revoked");
   }
 
   async refresh() {

@@ -3,8 +3,8 @@
 // Pacing rules: each reaction shows for at least MIN_SHOW_MS before the next replaces it; an
 // important one (success, error, waiting) cuts a lesser one short and clears stale lesser ones
 // from the queue; lesser ones coalesce (only the newest waits); identical ones merge with a count.
-// Important reactions are never dropped. "waiting" stays (banner + pose) until acknowledged or a
-// newer non-waiting reaction plays.
+// Important reactions are never dropped. "waiting" stays (pose, bubble, and the banner through
+// `onWaiting`) until acknowledged or a newer non-waiting reaction plays.
 
 import { reactionFor } from "./reactions.js";
 import { FallbackRenderer } from "./fallback.js";
@@ -15,11 +15,11 @@ const CUT_SHORT_MS = 250; // ... before an important one replaces a lesser one
 const BUBBLE_MS = 6000; // the speech bubble outlives the dwell
 
 export class Character {
-  constructor(root) {
+  /** @param onWaiting(on, line) follows the waiting state (the banner shows it). */
+  constructor(root, { onWaiting = () => {} } = {}) {
     this.root = root;
     this.bubble = root.querySelector(".bubble");
-    this.banner = document.querySelector('[data-testid="waiting-banner"]');
-    this.bannerTitle = this.banner.querySelector(".waiting-title");
+    this.onWaiting = onWaiting;
     this.renderer = null;
     this.queue = [];
     this.current = null;
@@ -27,10 +27,6 @@ export class Character {
     this._timer = 0;
     this._bubbleTimer = 0;
     this._loadToken = 0;
-    this.banner.querySelector('[data-action="ack-waiting"]').addEventListener("click", () => this.ack());
-    document.addEventListener("keydown", (e) => {
-      if (e.key === "Escape" && this.waiting) this.ack();
-    });
   }
 
   /** Show a model with `loadLive2D` (returns a renderer), or the fallback when that fails. */
@@ -139,9 +135,7 @@ export class Character {
   _setWaiting(on, line = "") {
     this.waiting = on;
     this.root.dataset.waiting = on ? "true" : "false";
-    this.banner.hidden = !on;
-    this.bannerTitle.textContent = on ? line : "";
-    document.body.classList.toggle("is-waiting", on);
+    this.onWaiting(on, on ? line : "");
     if (this.renderer) this.renderer.setWaiting(on);
   }
 

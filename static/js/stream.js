@@ -20,6 +20,7 @@ export class Stream extends EventTarget {
     this.api = api;
     this.account = account;
     this.state = StreamState.OFFLINE;
+    this.userId = null;
     this.lastEventId = null;
     this._seen = new Set();
     this._source = null;
@@ -32,6 +33,16 @@ export class Stream extends EventTarget {
     document.addEventListener("visibilitychange", () => {
       if (!document.hidden) this._kick();
     });
+  }
+
+  /** Stream for `userId` (null: stop). True when it switched from one user to another. */
+  follow(userId) {
+    if (userId === this.userId) return false;
+    const switched = this.userId !== null && userId !== null;
+    this.stop();
+    this.userId = userId;
+    if (userId !== null) this.start();
+    return switched;
   }
 
   start() {
