@@ -177,3 +177,61 @@ def seal(user_key: str, plaintext: str, nonce: bytes | None = None) -> str:
     ciphertext = bytes(a ^ b for a, b in zip(data, stream, strict=False))
     tag = hmac.new(k_mac, b"v1" + nonce + ciphertext, hashlib.sha256).digest()
     return "v1." + b64url(nonce + ciphertext + tag)
+
+
+# -- stand-ins and recorders for the stream --------------------------------------------------------
+# Replace EventSource with a stub the test drives: `window.__emit(type, data, id)` dispatches on the
+# newest open stream, `window.__streams` holds every one made (url, closed). Each says `ready` on open.
+# For what the server does not send yet (the `agents` snapshot, `sealed` details, `revoked` reasons).
+STUB_EVENT_SOURCE = """
+(() => {
+  const streams = [];
+  window.__streams = streams;
+  class StubEventSource extends EventTarget {
+    constructor(url) {
+      super();
+      this.url = String(url);
+      this.closed = false;
+      this.readyState = 0;
+      streams.push(this);
+      setTimeout(() => {
+        if (this.closed) return;
+        this.readyState = 1;
+        this.dispatchEvent(new Event("open"));
+        this.emit("ready", { heartbeat: 15 });
+      }, 0);
+    }
+    emit(type, data, id = "") {
+      const text = typeof data === "string" ? data : JSON.stringify(data);
+      this.dispatchEvent(new MessageEvent(type, { data: text, lastEventId: id }));
+    }
+    close() {
+      this.closed = true;
+      this.readyState = 2;
+    }
+  }
+  window.EventSource = StubEventSource;
+  window.__emit = (type, data, id) => {
+    const open = streams.filter((s) => !s.closed && s.readyState === 1);
+    if (!open.length) throw new Error("no open stream");
+    open[open.length - 1].emit(type, data, id);
+  };
+})();
+"""
+
+# Record every value the status pill and the character's data-reaction take, with the time it was set:
+# window.__log = [{what: "status" | "reaction", value, at}].
+STATE_RECORDER = """
+(() => {
+  window.__log = [];
+  document.addEventListener("DOMContentLoaded", () => {
+    const watch = (testid, attribute, what) => {
+      const el = document.querySelector(`[data-testid="${testid}"]`);
+      new MutationObserver(() => window.__log.push({ what, value: el.getAttribute(attribute), at: performance.now() }))
+        .observe(el, { attributes: true, attributeFilter: [attribute] });
+    };
+    watch("status", "data-state", "status");
+    watch("character", "data-reaction", "reaction");
+  });
+})();
+"""

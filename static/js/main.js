@@ -23,6 +23,10 @@ import { PrefsPanel } from "./prefs-panel.js";
 import { TokensPanel } from "./tokens-panel.js";
 import { SnippetsView } from "./snippets-view.js";
 import { TestEvents } from "./test-events.js";
+import { AgentSessions } from "./agents.js";
+import { AgentCards } from "./agent-cards.js";
+import { Spotlight } from "./spotlight.js";
+import { open as openSealed } from "./seal.js";
 import { EVENT_TYPES } from "./reactions.js";
 
 const TOKENS_REFRESH_MS = 60000; // the expiry texts ("expires in 29 days")
@@ -39,10 +43,14 @@ const tabTitle = new TabTitle();
 const notifier = new Notifier(prefs, tabTitle);
 const events = new EventsList(byTestId("events"), byTestId("events-empty"));
 
-const banner = new WaitingBanner(byTestId("waiting-banner"), { onAck: () => character.ack() });
-const character = new Character(byTestId("character"), {
-  onWaiting: (on, line) => (on ? banner.show(line) : banner.hide()),
+const sessions = new AgentSessions();
+const cards = new AgentCards(byTestId("agents"), byTestId("agents-empty"), {
+  open: (sealed) => (account.userKey ? openSealed(account.userKey, sealed) : null),
 });
+sessions.addEventListener("change", () => cards.render(sessions.list));
+const character = new Character(byTestId("character"));
+const banner = new WaitingBanner(byTestId("waiting-banner"), { onAck: () => spotlight.acknowledge() });
+const spotlight = new Spotlight({ sessions, character, banner, tabTitle });
 const models = new ModelPicker({
   config,
   prefs,
@@ -66,11 +74,17 @@ new AccountView(
     signedIn() {
       tokens.render();
       snippets.render();
-      if (stream.follow(account.userId)) events.clear();
+      if (stream.follow(account.userId)) {
+        events.clear();
+        cards.forget();
+        sessions.clear();
+        spotlight.refresh();
+      }
     },
     signedOut() {
       stream.follow(null);
-      character.ack();
+      sessions.clear();
+      spotlight.refresh();
       tokens.clear();
     },
   },
@@ -87,11 +101,24 @@ stream.addEventListener("agent", (e) => {
   const event = e.detail;
   if (!EVENT_TYPES.includes(event.type)) event.type = "info";
   events.add(event);
-  character.react(event);
+  spotlight.onEvent(event, sessions.apply(event));
   notifier.onEvent(event);
   announcer.announce(`${event.type}${event.tool ? ` (${event.tool})` : ""}: ${event.title || "no title"}`);
 });
-stream.addEventListener("reset", () => events.addGap("Some events were missed while disconnected."));
+stream.addEventListener("agents", (e) => {
+  sessions.replace(e.detail);
+  spotlight.refresh();
+});
+stream.addEventListener("reset", () => {
+  events.addGap("Some events were missed while disconnected.");
+  // What the gap lost, from the server's per-session snapshot (GET /api/agents; none before it exists).
+  account.authed("GET", "/api/agents").then((data) => {
+    if (data && Array.isArray(data.agents)) {
+      sessions.replace(data.agents);
+      spotlight.refresh();
+    }
+  }, () => {});
+});
 stream.addEventListener("revoked", () => account.revokedByServer());
 
 models.build();

@@ -13,7 +13,8 @@ export const StreamState = Object.freeze({ LIVE: "live", RECONNECTING: "reconnec
 
 export class Stream extends EventTarget {
   /**
-   * Events dispatched: "state" (detail: state), "agent" (detail: event), "reset", "revoked".
+   * Events dispatched: "state" (detail: state), "agent" (detail: event), "agents" (detail: the server's
+   * snapshot of every agent session, sent right after `ready`), "reset", "revoked".
    */
   constructor(api, account) {
     super();
@@ -142,6 +143,16 @@ export class Stream extends EventTarget {
       this._seen.add(id);
       if (this._seen.size > SEEN_IDS_KEPT) this._seen.delete(this._seen.values().next().value);
       this.dispatchEvent(new CustomEvent("agent", { detail: { ...event, id } }));
+    });
+    source.addEventListener("agents", (message) => {
+      if (source !== this._source) return;
+      let data;
+      try {
+        data = JSON.parse(message.data);
+      } catch {
+        return;
+      }
+      if (data && Array.isArray(data.agents)) this.dispatchEvent(new CustomEvent("agents", { detail: data.agents }));
     });
     source.addEventListener("reset", () => {
       if (source === this._source) this.dispatchEvent(new Event("reset"));

@@ -1,10 +1,12 @@
-// The tab's title: the page's own, with the count of events that arrived while the tab was hidden.
+// The tab's title: what the most urgent agent session is doing, the count of events that arrived
+// while the tab was hidden, then the page's own title: "(2) Waiting for you · live2d-notify".
 
 export class TabTitle {
   constructor(doc = document) {
     this.doc = doc;
     this.base = doc.title;
     this.unread = 0;
+    this.status = "";
   }
 
   setUnread(count) {
@@ -12,7 +14,15 @@ export class TabTitle {
     this._render();
   }
 
+  /** "" for none. */
+  setStatus(text) {
+    this.status = text;
+    this._render();
+  }
+
   _render() {
-    this.doc.title = this.unread ? `(${this.unread}) ${this.base}` : this.base;
+    const count = this.unread ? `(${this.unread}) ` : "";
+    const status = this.status ? `${this.status} · ` : "";
+    this.doc.title = `${count}${status}${this.base}`;
   }
 }
