@@ -218,6 +218,12 @@ def test_the_character_and_the_tab_title_follow_the_most_urgent_session(
     expect(character).to_have_attribute("data-waiting", "false")
     assert reactions(page) == ["start", "error", "start", "waiting"]
 
+    # The same wait, a later line: still acknowledged.
+    post_event(shared_server, token, type="info", title="Still waiting", session="sess-gamma", source="gemini")
+    expect(card(page, "sess-gamma").get_by_test_id("agent-title")).to_have_text("Still waiting")
+    expect(page.get_by_test_id("waiting-banner")).to_be_hidden()
+    expect(page).to_have_title(f"Working · {BASE_TITLE}")
+
 
 @browser_test
 def test_agent_cards_fit_a_phone(new_context: Callable[..., BrowserContext], shared_server: LiveServer) -> None:
@@ -300,6 +306,15 @@ def test_cards_open_sealed_projects_and_say_details_hidden_for_what_does_not_ope
     # A session that waits in the snapshot holds the banner and the character, like a live one.
     expect(page.get_by_test_id("waiting-banner").locator(".waiting-title")).to_have_text("May I run this?")
     expect(page.get_by_test_id("character")).to_have_attribute("data-reaction", "waiting")
+
+    # Escape acknowledges the wait; a later line of it keeps it so; a new wait of that session raises it.
+    page.keyboard.press("Escape")
+    expect(page.get_by_test_id("waiting-banner")).to_be_hidden()
+    emit(page, "agent", agent_event("00000000000000b1", now, title="Still waiting", session="snap-web"))
+    expect(card(page, "snap-web").get_by_test_id("agent-title")).to_have_text("Still waiting")
+    expect(page.get_by_test_id("waiting-banner")).to_be_hidden()
+    emit(page, "agent", agent_event("00000000000000b2", now, type="waiting", title="And this?", session="snap-web"))
+    expect(page.get_by_test_id("waiting-banner").locator(".waiting-title")).to_have_text("And this?")
 
     # A live event sealed in Python with the same key (a fresh nonce), with a detail.
     sealed = seal(KEY, json.dumps({"project": "données-ü", "detail": "pytest"}, ensure_ascii=False))

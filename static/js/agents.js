@@ -32,8 +32,10 @@ export class AgentSessions extends EventTarget {
   /** Dispatches "change" after every update. */
   constructor() {
     super();
-    this._byKey = new Map(); // key -> { key, session, source, state, tool, title, sealed, updatedAt }
-    this._acked = new Map(); // key -> updatedAt (ms) of the waiting the person acknowledged
+    // key -> { key, session, source, state, tool, title, sealed, updatedAt, waitedAt }; waitedAt is when
+    // the latest wait began (its waiting event), so an info event during a wait does not raise it again.
+    this._byKey = new Map();
+    this._acked = new Map(); // key -> waitedAt (ms) of the wait the person acknowledged
   }
 
   /** Take a live event. Returns its session's key, and whether the entry changed (an event older
@@ -44,15 +46,17 @@ export class AgentSessions extends EventTarget {
     const updatedAt = text(event.ts) || new Date().toISOString();
     if (previous && time(updatedAt) < time(previous.updatedAt)) return { key, changed: false };
     const changesState = event.type !== "info";
+    const state = stateAfter(previous && previous.state, event);
     this._byKey.set(key, {
       key,
       session: key || null,
       source: text(event.source) || (previous && previous.source) || "generic",
-      state: stateAfter(previous && previous.state, event),
+      state,
       tool: changesState ? text(event.tool) : (previous && previous.tool) || null,
       title: text(event.title) || (previous && previous.title) || "",
       sealed: text(event.sealed) || (previous && previous.sealed) || null,
       updatedAt,
+      waitedAt: event.type === "waiting" ? updatedAt : state === "waiting" ? previous.waitedAt : null,
     });
     this._trim();
     this._changed();
@@ -78,6 +82,8 @@ export class AgentSessions extends EventTarget {
         sealed: text(agent.sealed),
         updatedAt: text(agent.updated_at) || new Date(0).toISOString(),
       });
+      const entry = this._byKey.get(key);
+      entry.waitedAt = entry.state === "waiting" ? entry.updatedAt : null;
     }
     if (other && !this._byKey.has(OTHER)) this._byKey.set(OTHER, other);
     for (const key of this._acked.keys()) if (!this._byKey.has(key)) this._acked.delete(key);
@@ -97,12 +103,12 @@ export class AgentSessions extends EventTarget {
 
   /** True when `entry` waits for the person and they have not acknowledged this wait. */
   isWaiting(entry) {
-    return entry.state === "waiting" && !(this._acked.get(entry.key) >= time(entry.updatedAt));
+    return entry.state === "waiting" && !(this._acked.get(entry.key) >= time(entry.waitedAt));
   }
 
   /** The person saw every current wait ("Got it"): they stop holding the banner and the character. */
   acknowledge() {
-    for (const entry of this.waiting) this._acked.set(entry.key, time(entry.updatedAt));
+    for (const entry of this.waiting) this._acked.set(entry.key, time(entry.waitedAt));
     this._changed();
   }
 
