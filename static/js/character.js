@@ -1,10 +1,10 @@
 // The character on stage: turns events into reactions, paced so bursts stay readable.
 //
 // Pacing rules: each reaction shows for at least MIN_SHOW_MS before the next replaces it; an
-// important one (success, error, waiting) cuts a lesser one short and clears stale lesser ones
-// from the queue; lesser ones coalesce (only the newest waits); identical ones merge with a count.
-// Important reactions are never dropped. "waiting" stays (banner + pose) until acknowledged or a
-// newer non-waiting reaction plays.
+// important one (success, error, waiting) cuts a lesser one short and clears stale lesser ones from
+// the queue; lesser ones coalesce (only the newest waits); identical ones merge with a count.
+// Important reactions are never dropped. Which events it acts out, and whether it holds the waiting
+// pose, is decided outside (spotlight.js): the waiting pose and bubble stay until `setWaiting(false)`.
 
 import { reactionFor } from "./reactions.js";
 import { FallbackRenderer } from "./fallback.js";
@@ -18,8 +18,6 @@ export class Character {
   constructor(root) {
     this.root = root;
     this.bubble = root.querySelector(".bubble");
-    this.banner = document.querySelector('[data-testid="waiting-banner"]');
-    this.bannerTitle = this.banner.querySelector(".waiting-title");
     this.renderer = null;
     this.queue = [];
     this.current = null;
@@ -27,10 +25,6 @@ export class Character {
     this._timer = 0;
     this._bubbleTimer = 0;
     this._loadToken = 0;
-    this.banner.querySelector('[data-action="ack-waiting"]').addEventListener("click", () => this.ack());
-    document.addEventListener("keydown", (e) => {
-      if (e.key === "Escape" && this.waiting) this.ack();
-    });
   }
 
   /** Show a model with `loadLive2D` (returns a renderer), or the fallback when that fails. */
@@ -107,8 +101,6 @@ export class Character {
     this.current = { ...reaction, startedAt: now };
     this.root.dataset.reaction = reaction.type;
     this.root.dataset.tool = reaction.tool || "";
-    if (reaction.type === "waiting") this._setWaiting(true, reaction.line);
-    else if (this.waiting) this._setWaiting(false);
     if (this.renderer) this.renderer.play(reaction);
     this._say(reaction);
     this._timer = window.setTimeout(() => this._settle(), dwell);
@@ -136,20 +128,14 @@ export class Character {
     }
   }
 
-  _setWaiting(on, line = "") {
+  /** Hold the waiting pose (and its bubble) while some agent waits for the person, or let it go. */
+  setWaiting(on) {
+    if (on === this.waiting) return;
     this.waiting = on;
     this.root.dataset.waiting = on ? "true" : "false";
-    this.banner.hidden = !on;
-    this.bannerTitle.textContent = on ? line : "";
-    document.body.classList.toggle("is-waiting", on);
     if (this.renderer) this.renderer.setWaiting(on);
-  }
-
-  /** The person has seen the waiting prompt. */
-  ack() {
-    if (!this.waiting) return;
-    this._setWaiting(false);
-    this.bubble.hidden = true;
+    if (on) return;
+    if (this.bubble.dataset.type === "waiting") this.bubble.hidden = true;
     if (this.renderer && !this.current) this.renderer.rest();
   }
 }

@@ -1,33 +1,16 @@
 // The recent-events list: newest first, at most 50, every string set as text.
 
+import { textSpan as span } from "./dom.js";
+import { relativeTime } from "./relative-time.js";
+
 const MAX_ITEMS = 50;
-const RELATIVE = new Intl.RelativeTimeFormat(undefined, { numeric: "auto", style: "short" });
-
-/** "5 s ago", "3 min ago"... for an ISO time. */
-export function relativeTime(iso, now = Date.now()) {
-  const then = Date.parse(iso);
-  if (Number.isNaN(then)) return "";
-  const seconds = Math.round((then - now) / 1000);
-  const abs = Math.abs(seconds);
-  if (abs < 5) return "just now";
-  if (abs < 60) return RELATIVE.format(seconds, "second");
-  if (abs < 3600) return RELATIVE.format(Math.round(seconds / 60), "minute");
-  if (abs < 86400) return RELATIVE.format(Math.round(seconds / 3600), "hour");
-  return RELATIVE.format(Math.round(seconds / 86400), "day");
-}
-
-function span(className, text) {
-  const el = document.createElement("span");
-  el.className = className;
-  el.textContent = text;
-  return el;
-}
+const TICK_MS = 15000;
 
 export class EventsList {
   constructor(list, empty) {
     this.list = list;
     this.empty = empty;
-    window.setInterval(() => this._tick(), 15000);
+    window.setInterval(() => this._tick(), TICK_MS);
   }
 
   add(event) {

@@ -1,15 +1,16 @@
 // Telling the person about events while the tab is hidden: desktop notifications, a short beep,
-// and an unread count in the tab title. Permission is only ever asked from a click.
+// and an unread count for the tab title. Permission is only ever asked from a click.
 
 const NOTIFY_TYPES = new Set(["success", "error", "waiting"]);
 const TYPE_PREFIX = { success: "Done", error: "Error", waiting: "Waiting for you" };
 const BEEPS = { success: [[880, 0.12], [1320, 0.18]], error: [[330, 0.25], [247, 0.3]], waiting: [[988, 0.15], [988, 0.15], [1319, 0.3]] };
 
 export class Notifier {
-  constructor(prefs) {
+  /** @param tabTitle shows the unread count (`setUnread(n)`). */
+  constructor(prefs, tabTitle) {
     this.prefs = prefs;
+    this.tabTitle = tabTitle;
     this.unread = 0;
-    this.baseTitle = document.title;
     this.audio = null;
     this.open = new Set();
     document.addEventListener("visibilitychange", () => {
@@ -54,7 +55,7 @@ export class Notifier {
   onEvent(event) {
     if (!document.hidden) return;
     this.unread += 1;
-    document.title = `(${this.unread}) ${this.baseTitle}`;
+    this.tabTitle.setUnread(this.unread);
     if (!NOTIFY_TYPES.has(event.type)) return;
     if (this.notificationsOn) this._notify(event);
     if (this.prefs.get("sound")) this._beep(event.type);
@@ -82,7 +83,7 @@ export class Notifier {
 
   _seen() {
     this.unread = 0;
-    document.title = this.baseTitle;
+    this.tabTitle.setUnread(0);
     for (const note of this.open) note.close();
     this.open.clear();
   }

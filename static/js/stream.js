@@ -3,23 +3,28 @@
 // EventSource cannot send headers, so each connection starts with POST /api/stream-tickets (session
 // token) and puts the short-lived ticket in the URL. On any error the stream is closed and reopened
 // with a fresh ticket and the last id seen, after a backoff; the server replays what was missed.
+// `event: revoked` with reason "expired" (the ticket that opened the stream ran out) is no error: the
+// stream is renewed at once, still showing "live"; any other reason means the tokens were revoked.
 
 const BACKOFF_MS = [250, 500, 1000, 2000, 4000, 8000, 15000];
 const OFFLINE_AFTER_FAILURES = 4; // ≈ 8 s of failed attempts: call it offline (still retrying)
 const SEEN_IDS_KEPT = 500;
+const RENEW_AT_MOST_EVERY_MS = 10000; // a stream that expires again sooner goes through the backoff
 
 /** States shown on the status indicator. */
 export const StreamState = Object.freeze({ LIVE: "live", RECONNECTING: "reconnecting", OFFLINE: "offline" });
 
 export class Stream extends EventTarget {
   /**
-   * Events dispatched: "state" (detail: state), "agent" (detail: event), "reset", "revoked".
+   * Events dispatched: "state" (detail: state), "agent" (detail: event), "agents" (detail: the server's
+   * snapshot of every agent session, sent right after `ready`), "reset", "revoked".
    */
   constructor(api, account) {
     super();
     this.api = api;
     this.account = account;
     this.state = StreamState.OFFLINE;
+    this.userId = null;
     this.lastEventId = null;
     this._seen = new Set();
     this._source = null;
@@ -27,11 +32,22 @@ export class Stream extends EventTarget {
     this._failures = 0;
     this._timer = 0;
     this._running = false;
+    this._renewedAt = -Infinity;
     window.addEventListener("online", () => this._kick());
     window.addEventListener("offline", () => this._running && this._setState(StreamState.OFFLINE));
     document.addEventListener("visibilitychange", () => {
       if (!document.hidden) this._kick();
     });
+  }
+
+  /** Stream for `userId` (null: stop). True when it switched from one user to another. */
+  follow(userId) {
+    if (userId === this.userId) return false;
+    const switched = this.userId !== null && userId !== null;
+    this.stop();
+    this.userId = userId;
+    if (userId !== null) this.start();
+    return switched;
   }
 
   start() {
@@ -87,10 +103,21 @@ export class Stream extends EventTarget {
     }, delay);
   }
 
-  async _connect() {
+  /** The credential that opened the stream expired: reconnect now with a fresh ticket and the last
+   * event id, staying "live" meanwhile. Expiring again within RENEW_AT_MOST_EVERY_MS is an error. */
+  _renew() {
+    const now = performance.now();
+    const tooSoon = now - this._renewedAt < RENEW_AT_MOST_EVERY_MS;
+    this._renewedAt = now;
+    if (tooSoon) this._retry(0);
+    else this._connect({ quiet: true });
+  }
+
+  /** Open a stream; `quiet` keeps the state as it is until the new stream is live or fails. */
+  async _connect({ quiet = false } = {}) {
     this._close();
     const generation = this._generation;
-    if (this.state !== StreamState.OFFLINE || this._failures === 0) this._setState(StreamState.RECONNECTING);
+    if (!quiet && (this.state !== StreamState.OFFLINE || this._failures === 0)) this._setState(StreamState.RECONNECTING);
     let ticket;
     try {
       ticket = await this.account.authed("POST", "/api/stream-tickets");
@@ -132,11 +159,31 @@ export class Stream extends EventTarget {
       if (this._seen.size > SEEN_IDS_KEPT) this._seen.delete(this._seen.values().next().value);
       this.dispatchEvent(new CustomEvent("agent", { detail: { ...event, id } }));
     });
+    source.addEventListener("agents", (message) => {
+      if (source !== this._source) return;
+      let data;
+      try {
+        data = JSON.parse(message.data);
+      } catch {
+        return;
+      }
+      if (data && Array.isArray(data.agents)) this.dispatchEvent(new CustomEvent("agents", { detail: data.agents }));
+    });
     source.addEventListener("reset", () => {
       if (source === this._source) this.dispatchEvent(new Event("reset"));
     });
-    source.addEventListener("revoked", () => {
+    source.addEventListener("revoked", (message) => {
       if (source !== this._source) return;
+      let reason = "revoked";
+      try {
+        reason = JSON.parse(message.data).reason === "expired" ? "expired" : "revoked";
+      } catch {
+        // no reason given: revoked
+      }
+      if (reason === "expired") {
+        this._renew();
+        return;
+      }
       this.stop();
       this.dispatchEvent(new Event("revoked"));
     });

@@ -1,0 +1,16 @@
+// The page's configuration: static/config.js (window.LIVE2D_NOTIFY_CONFIG) over these defaults.
+
+const DEFAULT_CONFIG = {
+  apiBase: "",
+  defaultModel: "shizuku",
+  models: {},
+  live2d: { scripts: [] },
+  render: { activeFps: 10, idleFps: 2, activeMs: 4000, throttle: true },
+};
+
+/** The configuration in force: `given` (static/config.js) over the defaults, `render` merged key by key. */
+export function readConfig(given = {}) {
+  const config = { ...DEFAULT_CONFIG, ...(given || {}) };
+  config.render = { ...DEFAULT_CONFIG.render, ...(config.render || {}) };
+  return config;
+}
