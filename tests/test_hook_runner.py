@@ -3,9 +3,13 @@ the small event — with the server up, refusing connections, or accepting and n
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import json
 import os
 import queue
+import select
+import signal
 import socket
 import stat
 import subprocess
@@ -49,8 +53,8 @@ class Recorder:
         return self.requests.get(timeout=WAIT)
 
 
-@pytest.fixture
-def recorder() -> Iterator[Recorder]:
+@contextlib.contextmanager
+def recording(host: str = "127.0.0.1") -> Iterator[Recorder]:
     requests: queue.Queue[Request] = queue.Queue()
 
     class Handler(BaseHTTPRequestHandler):
@@ -66,13 +70,89 @@ def recorder() -> Iterator[Recorder]:
         def log_message(self, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = ThreadingHTTPServer((host, 0), Handler)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
-    yield Recorder(f"http://127.0.0.1:{server.server_port}", requests)
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    try:
+        yield Recorder(f"http://{host}:{server.server_port}", requests)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+@pytest.fixture
+def recorder() -> Iterator[Recorder]:
+    """A real HTTP server on a free loopback port that records every request it gets."""
+    with recording() as found:
+        yield found
+
+
+def lan_address() -> str:
+    """This machine's address on its default route: not loopback, yet a socket of ours can listen on it."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.connect(("192.0.2.1", 9))  # UDP: nothing is sent; the kernel picks the route's source address
+        address = str(probe.getsockname()[0])
+    assert not hooks.loopback(address), "the test needs a network address besides loopback"
+    return address
+
+
+def assert_nothing_arrived(listener: socket.socket) -> None:
+    """No connection is waiting on a listening socket (call it once every sender has exited)."""
+    listener.setblocking(False)
+    with pytest.raises(BlockingIOError):
+        listener.accept()
+
+
+# -- what the hook leaves behind: adopted, so a test can wait for it and read its /proc ----------------------
+PR_SET_CHILD_SUBREAPER = 36
+
+
+def _children() -> set[int]:
+    pids = set()
+    for task in Path(f"/proc/{os.getpid()}/task").iterdir():
+        with contextlib.suppress(OSError):
+            pids.update(int(pid) for pid in (task / "children").read_text().split())
+    return pids
+
+
+@dataclass
+class Adopted:
+    """Processes the hook leaves running are re-parented to this test process (PR_SET_CHILD_SUBREAPER)."""
+
+    before: set[int]
+
+    def pids(self) -> list[int]:
+        return sorted(_children() - self.before)
+
+    def wait(self, timeout: float = WAIT) -> None:
+        """Until every process the hook left behind has exited (and is reaped)."""
+        deadline = time.monotonic() + timeout
+        for pid in self.pids():
+            with contextlib.suppress(ChildProcessError, ProcessLookupError):
+                handle = os.pidfd_open(pid)
+                try:
+                    ready, _, _ = select.select([handle], [], [], max(0.0, deadline - time.monotonic()))
+                finally:
+                    os.close(handle)
+                assert ready, f"process {pid} the hook left behind is still running after {timeout} s"
+                os.waitpid(pid, 0)
+
+
+@pytest.fixture
+def adopted() -> Iterator[Adopted]:
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    assert prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+    found = Adopted(_children())
+    try:
+        yield found
+    finally:
+        prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
+        for pid in found.pids():  # what a test left running (a sender waiting on a hanging server)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
 
 
 @dataclass
@@ -253,6 +333,50 @@ def test_config_file_is_used_when_the_environment_has_none(
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
     assert_prompt_and_silent(run_hook(["claude"], env, STOP))
     assert_event(recorder.next(), hooks.normalise("claude", json.loads(STOP)) or {})
+
+
+@pytest.mark.parametrize("planted", [hooks.ENV_URL, hooks.ENV_TOKEN])
+def test_a_projects_env_file_cannot_redirect_the_token(
+    planted: str, recorder: Recorder, adopted: Adopted, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Gemini CLI loads a project's .env into its hooks' environment: a cloned repository plants one variable.
+    URL and token then both come from the config file; the planted server gets nothing."""
+    env = environment(tmp_path)
+    monkeypatch.setenv("XDG_CONFIG_HOME", env["XDG_CONFIG_HOME"])
+    install.write_config(recorder.url, TOKEN, None)
+    with socket.create_server(("127.0.0.1", 0)) as hostile:
+        env[planted] = f"http://127.0.0.1:{hostile.getsockname()[1]}" if planted == hooks.ENV_URL else "l2n_hook_x"
+        assert_prompt_and_silent(run_hook(["gemini"], env, b'{"hook_event_name": "AfterAgent", "session_id": "g"}'))
+        request = recorder.next()
+        assert request.headers["authorization"] == f"Bearer {TOKEN}"
+        adopted.wait()
+        assert_nothing_arrived(hostile)
+
+
+def test_plain_http_to_another_machine_is_refused_unless_opted_in(
+    adopted: Adopted, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whether the URL comes from the config file or the environment: the token never goes out in clear."""
+    env = environment(tmp_path)
+    monkeypatch.setenv("XDG_CONFIG_HOME", env["XDG_CONFIG_HOME"])
+    with socket.create_server((lan_address(), 0)) as lan:
+        url = "http://{}:{}".format(*lan.getsockname())
+        config = Path(hooks.config_path())  # as if written by hand (install refuses it without --insecure-http)
+        config.parent.mkdir(parents=True)
+        config.write_text(json.dumps({"url": url, "token": TOKEN}))
+        assert_prompt_and_silent(run_hook(["claude"], env, STOP))
+        assert_prompt_and_silent(run_hook(["claude"], environment(tmp_path, url), STOP))  # both in the env
+        adopted.wait()
+        assert_nothing_arrived(lan)
+
+
+def test_plain_http_to_another_machine_works_when_opted_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    env = environment(tmp_path)
+    monkeypatch.setenv("XDG_CONFIG_HOME", env["XDG_CONFIG_HOME"])
+    with recording(lan_address()) as lan:
+        install.write_config(lan.url, TOKEN, None, insecure_http=True)
+        assert_prompt_and_silent(run_hook(["claude"], env, STOP))
+        assert_event(lan.next(), hooks.normalise("claude", json.loads(STOP)) or {})
 
 
 def test_detail_is_opt_in(recorder: Recorder, tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ import hashlib
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -367,3 +368,104 @@ def test_a_gemini_session_that_ends_mid_turn_is_reported_failed(tmp_path) -> Non
     assert list(tmp_path.iterdir()) == []
     claude = normalise("claude", {"hook_event_name": "SessionEnd", "session_id": "s-1"})
     assert track_turn("claude", claude, str(tmp_path)) == claude  # only Gemini needs it
+
+
+# -- where the hook sends: one source for URL and token, no token in clear off this machine -------------------
+@pytest.mark.parametrize(
+    ("host", "expected"),
+    [
+        ("localhost", True),
+        ("LocalHost", True),
+        ("127.0.0.1", True),
+        ("127.200.3.4", True),
+        ("::1", True),
+        ("0:0:0:0:0:0:0:1", True),
+        ("127.1", False),  # shorthand a resolver would take: not as written
+        ("127.0.0.1.nip.io", False),
+        ("localhost.example", False),
+        ("::ffff:127.0.0.1", False),
+        ("192.168.1.5", False),
+        ("10.0.0.1", False),
+        ("::2", False),
+        ("live2d.example", False),
+    ],
+)
+def test_loopback_is_localhost_127_8_or_ipv6_one(host: str, expected: bool) -> None:
+    assert hooks.loopback(host) is expected
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("http://192.168.1.5:8000", True),
+        ("HTTP://live2d.example", True),
+        ("http://127.0.0.1:8000", False),
+        ("http://[::1]:8000", False),
+        ("https://192.168.1.5", False),
+        ("ftp://192.168.1.5", False),
+    ],
+)
+def test_only_plain_http_off_this_machine_is_insecure(url: str, expected: bool) -> None:
+    assert hooks.insecure(url) is expected
+
+
+ENV_PAIR = ("https://env.example", "l2n_hook_from_env")
+FILE_PAIR = ("https://file.example", "l2n_hook_from_file")
+
+
+@pytest.fixture
+def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
+    """Write the hook's config file (in a temporary XDG_CONFIG_HOME) from keyword arguments."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    for name in (hooks.ENV_URL, hooks.ENV_TOKEN, hooks.ENV_DETAIL):
+        monkeypatch.delenv(name, raising=False)
+
+    def write(**stored: object) -> None:
+        path = Path(hooks.config_path())
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(stored))
+
+    return write
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({hooks.ENV_URL: ENV_PAIR[0], hooks.ENV_TOKEN: ENV_PAIR[1]}, ENV_PAIR),
+        ({hooks.ENV_URL: ENV_PAIR[0]}, FILE_PAIR),  # a project's .env sets the URL: the file's pair, not a mix
+        ({hooks.ENV_TOKEN: ENV_PAIR[1]}, FILE_PAIR),
+        ({hooks.ENV_URL: ENV_PAIR[0], hooks.ENV_TOKEN: ""}, FILE_PAIR),
+        ({}, FILE_PAIR),
+    ],
+    ids=["both-in-env", "url-only-in-env", "token-only-in-env", "empty-token-in-env", "nothing-in-env"],
+)
+def test_url_and_token_come_from_one_source(
+    env: dict[str, str],
+    expected: tuple[str, str],
+    config: Callable[..., None],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    config(url=FILE_PAIR[0], token=FILE_PAIR[1])
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert hooks.read_settings()[:2] == expected
+
+
+@pytest.mark.parametrize("opted_in", [False, True])
+@pytest.mark.parametrize("source", ["file", "env"])
+def test_plain_http_to_another_machine_needs_the_config_files_opt_in(
+    source: str,
+    opted_in: bool,
+    config: Callable[..., None],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    lan = "http://192.168.1.5:8000"
+    stored: dict[str, object] = {"insecure_http": True} if opted_in else {}
+    if source == "file":
+        config(url=lan, token=FILE_PAIR[1], **stored)
+    else:
+        config(**stored)
+        monkeypatch.setenv(hooks.ENV_URL, lan)
+        monkeypatch.setenv(hooks.ENV_TOKEN, FILE_PAIR[1])
+    expected = (lan, FILE_PAIR[1]) if opted_in else (None, None)
+    assert hooks.read_settings()[:2] == expected

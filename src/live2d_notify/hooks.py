@@ -640,22 +640,54 @@ def config_path() -> str:
 
 
 def read_settings() -> tuple[str | None, str | None, bool]:
-    """(url, token, detail) from LIVE2D_NOTIFY_* or, for what is unset, the 0600 config file."""
+    """(url, token, detail). URL and token come from one place: LIVE2D_NOTIFY_URL and LIVE2D_NOTIFY_TOKEN when
+    both are set, else the 0600 config file. Never one from each: agents load a project's `.env` into the hook's
+    environment, so a cloned repository could otherwise send the user's token to a server of its choosing.
+    A plain http:// URL to another machine gives (None, None): the token would cross the network in clear,
+    which only the config file's "insecure_http": true (`install --insecure-http`) allows."""
     import os
 
     url, token = os.environ.get(ENV_URL) or None, os.environ.get(ENV_TOKEN) or None
+    if not (url and token):
+        url = token = None
     flag = os.environ.get(ENV_DETAIL, "").strip().lower()
     stored: object = None
-    if not (url and token) or not flag:
+    if url is None or not flag or insecure(url):
         try:
             with open(config_path(), "rb") as file:
                 stored = _decode(file.read(1 << 16))
         except OSError:
             stored = None
-    url = url or _text(_get(stored, "url"))
-    token = token or _text(_get(stored, "token"))
+    if url is None:
+        url, token = _text(_get(stored, "url")), _text(_get(stored, "token"))
+    if url and insecure(url) and _get(stored, "insecure_http") is not True:
+        url = token = None
     detail = flag in ("1", "true", "yes", "on") if flag else _get(stored, "detail") is True
     return url, token, detail
+
+
+def insecure(url: str) -> bool:
+    """A plain http:// URL to anything but this machine: the token would cross the network unencrypted."""
+    target = split_url(url)
+    return target is not None and target[0] == "http" and not loopback(target[1])
+
+
+def loopback(host: str) -> bool:
+    """`localhost`, 127.0.0.0/8 or ::1 (as written: a name that merely resolves there is not enough)."""
+    host = host.lower()
+    if host == "localhost":
+        return True
+    parts = host.split(".")
+    if len(parts) == 4 and all(part.isascii() and part.isdigit() and int(part) < 256 for part in parts):
+        return parts[0] == "127"
+    if ":" not in host:
+        return False
+    import _socket
+
+    try:
+        return _socket.inet_pton(_socket.AF_INET6, host) == bytes(15) + b"\x01"
+    except OSError:
+        return False
 
 
 def _text(value: object) -> str | None:

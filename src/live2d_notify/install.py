@@ -594,8 +594,18 @@ def check_server(url: str | None, token: str | None) -> None:
         raise InstallError("--token must be printable ASCII without spaces")
 
 
-def write_config(url: str | None, token: str | None, detail: bool | None) -> Path:
-    """Merge url / token / detail into the hook's config file: mode 0600 in a 0700 directory."""
+INSECURE_HTTP = (
+    "{url} is plain http to another machine: the hook token would cross the network unencrypted, readable by "
+    "anyone on the way. Use https://, or pass --insecure-http to allow it on purpose (e.g. a LAN without TLS; "
+    'kept in {path} as "insecure_http": true). Nothing was changed.'
+)
+
+
+def planned_config(
+    url: str | None, token: str | None, detail: bool | None, insecure_http: bool | None = None
+) -> tuple[Path, dict[str, Any]]:
+    """The hook's config file with url / token / detail / insecure_http merged in; raises before anything is
+    written, e.g. for a plain http:// URL to another machine without the opt-in (new or already stored)."""
     path = Path(hooks.config_path())
     text = _read(path)
     try:
@@ -611,6 +621,19 @@ def write_config(url: str | None, token: str | None, detail: bool | None) -> Pat
         stored["token"] = token
     if detail is not None:
         stored["detail"] = detail
+    if insecure_http:
+        stored["insecure_http"] = True
+    elif insecure_http is not None:
+        stored.pop("insecure_http", None)
+    kept = stored.get("url")
+    if isinstance(kept, str) and hooks.insecure(kept) and stored.get("insecure_http") is not True:
+        raise InstallError(INSECURE_HTTP.format(url=kept, path=path))
+    return path, stored
+
+
+def write_config(url: str | None, token: str | None, detail: bool | None, insecure_http: bool | None = None) -> Path:
+    """Merge url / token / detail / insecure_http into the hook's config file: mode 0600 in a 0700 directory."""
+    path, stored = planned_config(url, token, detail, insecure_http)
     path.parent.mkdir(parents=True, exist_ok=True)
     os.chmod(path.parent, 0o700)
     _write(path, _json(stored), 0o600)
@@ -655,11 +678,18 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="opt in to file base names / program names in titles",
     )
+    parser.add_argument(
+        "--insecure-http",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="allow a plain http:// URL to another machine: the token then crosses the network unencrypted",
+    )
     return parser
 
 
 def main(argv: list[str]) -> int:
-    """`live2d-notify install <cli> [--project] [--uninstall] [--dry-run] [--snippet] [--force] [--url …]`."""
+    """`live2d-notify install <cli> [--project] [--uninstall] [--dry-run] [--snippet] [--force] [--url …]
+    [--token …] [--[no-]detail] [--[no-]insecure-http]`."""
     args = _parser().parse_args(argv)
     out = print
     try:
@@ -669,8 +699,10 @@ def main(argv: list[str]) -> int:
         changes = plan(args.cli, project=args.project, uninstall=args.uninstall, force=args.force)
         url = args.url or os.environ.get(hooks.ENV_URL) or None
         token = args.token or os.environ.get(hooks.ENV_TOKEN) or None
-        configure = not args.uninstall and (url is not None or token is not None or args.detail is not None)
-        check_server(url, token)
+        options = (url, token, args.detail, args.insecure_http)
+        configure = not args.uninstall and any(option is not None for option in options)
+        if configure:
+            planned_config(*options)  # raises before anything is written
         if args.dry_run:
             out(diff(changes) or "no change")
             if configure:
@@ -679,7 +711,7 @@ def main(argv: list[str]) -> int:
                 out(f"would install the hook as {launcher()[-1]}")
             return 0
         if configure:
-            write_config(url, token, args.detail)
+            write_config(*options)
             out(f"config: {hooks.config_path()} (mode 0600)")
         if not args.uninstall:
             install_hook_files(out)

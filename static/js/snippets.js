@@ -212,14 +212,18 @@ export const SETUP = {
     "It copies the hook to `~/.config/live2d-notify/`, keeps the URL and token in `config.json` there " +
     "(mode 0600, never in the agent's settings), merges its entries into the settings file below with a " +
     "timestamped backup, and tells you what is left to do. `--project`: this folder only; `--dry-run`: show " +
-    "the change; `--uninstall`: take it out. The `live2d-notify` command comes with this project " +
+    "the change; `--uninstall`: take it out; `--insecure-http`: allow a plain `http://` URL to another " +
+    "machine on purpose (the token then crosses the network unencrypted). The `live2d-notify` command " +
+    "comes with this project " +
     "(`pip install` a checkout of it; after `make run` it is `.venv/bin/live2d-notify`).",
   manualNote:
     "The same for every CLI; it needs only `curl` and `python3`. `python3` is looked up on your PATH each " +
     "time the hook runs: for the fastest start, put the interpreter's real path " +
     "(`python3 -c 'import os, sys; print(os.path.realpath(sys.executable))'`) in its place, in the compile " +
     "line and in the block below, and re-run the compile line after upgrading Python. `LIVE2D_NOTIFY_URL` " +
-    "and `LIVE2D_NOTIFY_TOKEN` in the agent's environment take precedence over the file.",
+    "and `LIVE2D_NOTIFY_TOKEN` in the agent's environment take precedence over the file only when both are " +
+    "set. A plain `http://` URL to another machine is refused (the token would cross the network " +
+    "unencrypted) unless the file also says `\"insecure_http\": true`.",
   installCommand,
   setupCommands,
 };
