@@ -16,8 +16,7 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -125,10 +124,10 @@ class Adopted:
     def pids(self) -> list[int]:
         return sorted(_children() - self.before)
 
-    def wait(self, timeout: float = WAIT) -> None:
-        """Until every process the hook left behind has exited (and is reaped)."""
+    def wait(self, timeout: float = WAIT, but: Iterable[int] = ()) -> None:
+        """Until every process the hook left behind (`but` these) has exited, and is reaped."""
         deadline = time.monotonic() + timeout
-        for pid in self.pids():
+        for pid in set(self.pids()) - set(but):
             with contextlib.suppress(ChildProcessError, ProcessLookupError):
                 handle = os.pidfd_open(pid)
                 try:
@@ -137,6 +136,14 @@ class Adopted:
                     os.close(handle)
                 assert ready, f"process {pid} the hook left behind is still running after {timeout} s"
                 os.waitpid(pid, 0)
+
+
+def cmdline(pid: int) -> bytes:
+    """/proc/<pid>/cmdline, b"" once the process is gone."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
 
 
 @pytest.fixture
@@ -276,31 +283,62 @@ def test_hook_returns_at_once_when_the_server_refuses_connections(tmp_path: Path
     assert_prompt_and_silent(run_hook(["claude"], environment(tmp_path, refused_url()), STOP))
 
 
-def test_hook_returns_at_once_when_the_server_never_answers(hanging: Hanging, tmp_path: Path) -> None:
-    marker = f"x-{uuid.uuid4().hex}"  # an extra word the hook ignores (the payload names its event)
-    result = run_hook(["claude", marker], environment(tmp_path, hanging.url), STOP)
+def test_hook_returns_at_once_when_the_server_never_answers(hanging: Hanging, adopted: Adopted, tmp_path: Path) -> None:
+    result = run_hook(["claude"], environment(tmp_path, hanging.url), STOP)
     assert_prompt_and_silent(result)
-    assert hanging.accepted.wait(WAIT)  # the detached child did connect, after the hook had returned
-    child = child_environment(marker)
-    assert child is not None, "the detached child is waiting on the server"
-    assert "GEMINI_API_KEY" not in child and ENV_SECRET not in child.values()
-    assert set(child) <= set(hooks._CHILD_ENV)
+    assert hanging.accepted.wait(WAIT)  # the detached sender did connect, after the hook had returned
+    (sender,) = adopted.pids()  # still waiting on the server: one process, in a session of its own
+    assert os.getsid(sender) == sender
+    assert set(os.listdir(f"/proc/{sender}/fd")) <= {"0", "1", "2", "3"}  # nothing of the agent's but /dev/null
+    assert all(os.readlink(f"/proc/{sender}/fd/{fd}") == "/dev/null" for fd in ("0", "1", "2"))
 
 
-def child_environment(marker: str) -> dict[str, str] | None:
-    """The environment of the hook's detached child, found by the marker on its command line (read only)."""
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            if marker.encode() not in (entry / "cmdline").read_bytes().split(b"\0"):
-                continue
-            raw = (entry / "environ").read_bytes()
-        except OSError:
-            continue
-        pairs = (item.split(b"=", 1) for item in raw.split(b"\0") if b"=" in item)
-        return {key.decode(): value.decode() for key, value in pairs}
-    return None
+ARGV_PAYLOADS = [case for case in DELIVERED if case.channel == "argv"]  # the sender then waits on the server
+
+
+@pytest.mark.parametrize("case", ARGV_PAYLOADS, ids=lambda case: case.key)
+def test_no_process_the_hook_leaves_shows_the_payload_or_the_environment(
+    case: Payload, hanging: Hanging, adopted: Adopted, tmp_path: Path
+) -> None:
+    """Codex puts its notify payload (the user's prompts) on our command line, readable by every user in
+    /proc/<pid>/cmdline: the sender, alive while the server hangs, shows neither it nor the agent's environment."""
+    assert_prompt_and_silent(run_hook(hook_args(case), environment(tmp_path, hanging.url)))
+    assert hanging.accepted.wait(WAIT)  # the sender has its request out: it scrubbed itself before connecting
+    left = adopted.pids()
+    assert left, "the sender should still be waiting on the hanging server"
+    for pid in left:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        environ = Path(f"/proc/{pid}/environ").read_bytes()
+        shown = (cmdline + environ).decode("utf-8", "replace")
+        assert_no_secrets(shown)
+        assert case.raw.decode() not in shown and b"input-messages" not in cmdline
+        assert ENV_SECRET not in shown and "GEMINI_API_KEY" not in shown
+        assert cmdline.split(b"\0")[:5] == [os.fsencode(sys.executable), b"-I", b"-S", HOOKS_PY.encode(), b"codex"]
+
+
+# The hook where it cannot blank its own command line (no /proc/self/mem: macOS, /proc not mounted).
+WITHOUT_PROC_MEM = f"""
+import sys
+sys.path.insert(0, {str(Path(HOOKS_PY).parents[1])!r})
+from live2d_notify import hooks
+hooks._scrub = lambda keep: False
+hooks.main(sys.argv[1:])
+"""
+
+
+def test_without_proc_mem_a_payload_on_the_command_line_goes_to_a_fresh_process(
+    hanging: Hanging, adopted: Adopted, tmp_path: Path
+) -> None:
+    case = ARGV_PAYLOADS[0]
+    command = [sys.executable, "-I", "-S", "-c", WITHOUT_PROC_MEM, *hook_args(case)]
+    assert_prompt_and_silent(run_hook([], environment(tmp_path, hanging.url), command=command))
+    assert hanging.accepted.wait(WAIT)
+    fresh = [pid for pid in adopted.pids() if b"--send" in cmdline(pid)]
+    assert len(fresh) == 1, "a fresh `hook.py --send` process sends the event"
+    adopted.wait(but=fresh)  # the fork, which could not blank the payload it shares with the hook, is gone
+    shown = Path(f"/proc/{fresh[0]}/cmdline").read_bytes() + Path(f"/proc/{fresh[0]}/environ").read_bytes()
+    assert_no_secrets(shown.decode("utf-8", "replace"))
+    assert ENV_SECRET.encode() not in shown
 
 
 @pytest.mark.parametrize(

@@ -296,8 +296,35 @@ def imported(*args: str) -> set[str]:
 
 
 def test_the_hook_parent_imports_nothing_beyond_a_bare_interpreter() -> None:
-    """`python -I -S hook.py claude`: not even `os`; json, sockets and the rest load in the child."""
+    """`python -I -S hook.py claude`: not even `os`; the C helpers for JSON, hashing and sockets load in its fork."""
     assert imported(str(HOOKS_PY), "claude") == imported("-c", "pass")
+
+
+# Runs the hook's sender in this process (fork() returns 0 here), then lists the modules it loaded.
+SENDER_IMPORTS = """
+import posix, sys
+sys.path.insert(0, "src")
+from live2d_notify import hooks
+loaded = set(sys.modules)
+class Exited(Exception):
+    pass
+def exit_(code):
+    raise Exited
+posix.fork, posix._exit = (lambda: 0), exit_
+hooks.main(["claude"])
+with open(sys.argv[1], "w") as out:
+    out.write(" ".join(sorted(set(sys.modules) - loaded)))
+"""
+
+
+def test_the_sender_loads_only_the_light_c_helpers(tmp_path: Path) -> None:
+    """The fork that reads, normalises and sends imports `_json`, `_sha256` and `_socket`: not os, json or socket."""
+    listing = tmp_path / "modules.txt"
+    env = {"HOME": str(tmp_path), hooks.ENV_URL: "http://127.0.0.1:9", hooks.ENV_TOKEN: "l2n_hook_x"}
+    stop = b'{"hook_event_name": "Stop", "session_id": "s-1"}'
+    code = [sys.executable, "-I", "-S", "-c", SENDER_IMPORTS, str(listing)]
+    subprocess.run(code, input=stop, capture_output=True, env=env, check=True, cwd=ROOT, timeout=30)
+    assert listing.read_text().split() == ["_json", "_sha256", "_socket"]
 
 
 def test_docs_name_every_cli_and_every_phrase() -> None:
@@ -313,16 +340,16 @@ def test_docs_name_every_cli_and_every_phrase() -> None:
     "text",
     ['{"a": [1, 2.5, "\\u00e9\\n", null, true, false], "b": {}}', "  [1]\n", "1e400", '"x"', "{}", "-0"],
 )
-def test_the_childs_light_json_decoder_agrees_with_json(text: str) -> None:
+def test_the_senders_light_json_decoder_agrees_with_json(text: str) -> None:
     assert hooks.loads(text) == json.loads(text)
 
 
 @pytest.mark.parametrize("text", ["", "{", "[1,]", "{} {}", '{"a": "\x01"}', "[" * 100_000, "nul"])
-def test_the_childs_light_json_decoder_refuses_what_json_refuses(text: str) -> None:
+def test_the_senders_light_json_decoder_refuses_what_json_refuses(text: str) -> None:
     assert hooks.loads(text) is None
 
 
-def test_the_childs_light_json_encoder_round_trips() -> None:
+def test_the_senders_light_json_encoder_round_trips() -> None:
     event = {
         "type": "info",
         "source": "generic",
