@@ -170,6 +170,14 @@ def test_tool_names_reduce_to_a_category(name: object, category: str) -> None:
     assert hooks.tool_category(name) == category
 
 
+@pytest.mark.parametrize(
+    ("cli", "tool"), [("claude", "AskUserQuestion"), ("copilot", "ask_user"), ("codex", "request_user_input")]
+)
+def test_a_question_tool_means_the_agent_waits_for_you(cli: str, tool: str) -> None:
+    event = hooks.normalise(cli, {"hook_event_name": "PreToolUse", "tool_name": tool, "session_id": "s"})
+    assert event is not None and (event["type"], event["title"]) == ("waiting", hooks.QUESTION)
+
+
 def test_session_ids_are_hashed_the_same_way_everywhere() -> None:
     raw = "8d0e6a3c-1f2b-4c5d-9e8f-a1b2c3d4e5f6"
     assert hooks.hash_session(raw) == hashlib.sha256(raw.encode()).hexdigest()[:12]

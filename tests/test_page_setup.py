@@ -85,10 +85,6 @@ def parse(language: str, text: str) -> Any:
     return text
 
 
-def listed(groups: dict[str, Any]) -> dict[str, list[Any]]:
-    return {event: [group] for event, group in groups.items()}
-
-
 def assert_blocks_hold(found: dict[str, tuple[str, str]], url: str, token: str) -> None:
     """Every CLI: the install line and the set-up hold this URL and token; the pasted blocks hold no token."""
     for cli in CLIS:
@@ -134,7 +130,7 @@ def test_every_cli_has_a_tab_with_the_blocks_install_writes_filled_in(
     # The pasted blocks are the ones install.py writes, with the hook command of the by-hand route.
     for cli, block_id in CONFIG_BLOCKS.items():
         assert json.loads(found[block_id][1]) == json.loads(install.snippet(cli, COMMAND)), cli
-    assert json.loads(found["codex-hooks"][1]) == {"hooks": listed(install.codex_hooks(f"{COMMAND} codex"))}
+    assert json.loads(found["codex-hooks"][1]) == install.document("codex", f"{COMMAND} codex")
     assert found["aider"][1] + "\n" == install.snippet("aider", COMMAND)
     notify = tomllib.loads(found["codex"][1])
     assert list(notify) == ["notify"] and notify["notify"][:2] == ["sh", "-c"]  # Codex runs it without a shell

@@ -44,7 +44,8 @@ class UnknownSource(ValueError):
 
 # -- tool names → categories ------------------------------------------------------------------
 # Lower-cased tool names of Claude Code, Codex, Gemini, Cursor, Copilot and opencode; unknown → other.
-_TOOLS = {
+# The page reads the same table (clis.py writes it into static/js/clis.gen.js).
+TOOL_NAMES = {
     "command": "bash bashoutput killshell killbash shell run_shell_command powershell exec_command "
     "local_shell unified_exec write_stdin run_terminal_cmd terminal command monitor",
     "edit": "edit multiedit multi_edit write notebookedit apply_patch write_file replace create str_replace "
@@ -56,8 +57,9 @@ _TOOLS = {
     "plan": "exitplanmode enterplanmode update_plan plan",
     "todo": "todowrite todoread write_todos update_todo taskcreate taskupdate tasklist taskget todo_write",
 }
-_CATEGORY = {name: category for category, names in _TOOLS.items() for name in names.split()}
-_QUESTION_TOOLS = frozenset({"askuserquestion", "ask_user", "question"})
+_CATEGORY = {name: category for category, names in TOOL_NAMES.items() for name in names.split()}
+MCP_PREFIXES = ("mcp__", "mcp:", "mcp_", "mcp.")  # MCP tools: `mcp__<server>__<tool>`, Cursor's `MCP:`…
+QUESTION_TOOLS = frozenset({"askuserquestion", "ask_user", "question", "request_user_input"})  # the agent asks you
 
 _PHRASES = {  # category: (before the tool, after it, after a failure, asking permission for it)
     "command": ("Running a command", "Command finished", "Command failed", "Wants to run a command"),
@@ -107,7 +109,7 @@ def tool_category(name: object) -> str:
     if not isinstance(name, str):
         return "other"
     key = name.strip().lower()
-    if key.startswith(("mcp__", "mcp:", "mcp_", "mcp.")):
+    if key.startswith(MCP_PREFIXES):
         return "mcp"
     return _CATEGORY.get(key, "other")
 
@@ -232,7 +234,7 @@ def _tool_event(phase: str, name: object, args: object, detail: bool, session: s
     """progress before/after a tool, error after a failed one, waiting for a question tool."""
     category = tool_category(name)
     key = name.strip().lower() if isinstance(name, str) else ""
-    if phase == "before" and key in _QUESTION_TOOLS:
+    if phase == "before" and key in QUESTION_TOOLS:
         return _event("waiting", QUESTION, tool=category, session=session)
     if phase == "before" and key == "exitplanmode":
         return _event("waiting", "Plan ready for your review", tool=category, session=session)
