@@ -293,6 +293,9 @@ def test_the_jq_merges_keep_other_settings_and_replace_earlier_entries(
     found = {block_id: text for block_id, (_, text) in blocks(page).items()}
     env = hook_env(tmp_path)
     home = Path(env["HOME"])
+    scratch = tmp_path / "tmp"  # TMPDIR, where mktemp puts the pasted block
+    scratch.mkdir()
+    env["TMPDIR"] = str(scratch)
     pasted = {"claude-merge": "claude-local", "codex-merge": "codex-hooks", "gemini-merge": "gemini",
               "cursor-merge": "cursor"}  # fmt: skip
     old = "/usr/bin/python3 -I -S /home/old/.config/live2d-notify/hook.pyc"
@@ -305,10 +308,11 @@ def test_the_jq_merges_keep_other_settings_and_replace_earlier_entries(
         theirs = {"command": "say done"} if flat else {"hooks": [{"type": "command", "command": "say done"}]}
         earlier = {"command": old} if flat else {"hooks": [{"type": "command", "command": old}]}
         target.write_text(json.dumps({"theme": "dark", "hooks": {first: [theirs, earlier], "Custom": [theirs]}}))
-        saved = tmp_path / f"{merge_id}.json"
-        saved.write_text(found[pasted[merge_id]])
-        script = found[merge_id].replace("/tmp/live2d-notify-hooks.json", str(saved))
-        subprocess.run(["sh", "-ec", script], env=env, check=True, timeout=10, capture_output=True)
+        script = found[merge_id]
+        assert "/tmp/" not in script and "mktemp" in script  # the block (maybe a token) never sits at a fixed path
+        merge = ["sh", "-ec", script]  # as a person runs it: the block pasted on its stdin
+        subprocess.run(merge, input=found[pasted[merge_id]], text=True, env=env, check=True, timeout=10)
+        assert list(scratch.iterdir()) == []  # mktemp's file is removed at the end
 
         merged = json.loads(target.read_text())
         assert merged["theme"] == "dark", merge_id
@@ -319,5 +323,5 @@ def test_the_jq_merges_keep_other_settings_and_replace_earlier_entries(
         assert {k: v for k, v in block.items() if k != "hooks"}.items() <= merged.items()  # Cursor's version
         assert json.loads(Path(f"{target}.bak").read_text())["theme"] == "dark"
         # Again: nothing doubles.
-        subprocess.run(["sh", "-ec", script], env=env, check=True, timeout=10, capture_output=True)
+        subprocess.run(merge, input=found[pasted[merge_id]], text=True, env=env, check=True, timeout=10)
         assert json.loads(target.read_text()) == merged

@@ -118,15 +118,18 @@ const JQ_MERGE =
   ".[0] as $add | ($add | del(.hooks)) + (.[1] // {}) | .hooks = (reduce ($add.hooks | to_entries[]) as $e " +
   "(.hooks // {}; .[$e.key] = ([(.[$e.key] // [])[] | select(ours | not)] + $e.value)))";
 
-/** The jq command that merges the block saved in /tmp into `file`, keeping a .bak copy. */
+/**
+ * The jq command that merges a pasted block into `file`, keeping a .bak copy. The block waits in a file of
+ * mktemp's (mode 0600, never a fixed /tmp name another user could read or plant: it may hold a token),
+ * removed at the end; if jq fails, the file is put back as it was.
+ */
 export function mergeCommand(file) {
   const dir = file.slice(0, file.lastIndexOf("/"));
   return [
-    "# Save the block above as /tmp/live2d-notify-hooks.json first.",
-    `mkdir -p ${dir} && { [ -f ${file} ] || echo '{}' > ${file}; }`,
-    `cp ${file} ${file}.bak`,
-    `jq -s ${shellQuote(JQ_MERGE)} \\`,
-    `  /tmp/live2d-notify-hooks.json ${file}.bak > ${file}`,
+    "# Run this, paste the block above, then press Ctrl-D.",
+    't="$(mktemp)" && cat > "$t" && \\',
+    `mkdir -p ${dir} && { [ -f ${file} ] || echo '{}' > ${file}; } && cp ${file} ${file}.bak && \\`,
+    `{ jq -s ${shellQuote(JQ_MERGE)} "$t" ${file}.bak > ${file} || cp ${file}.bak ${file}; }; rm -f "$t"`,
   ].join("\n");
 }
 
