@@ -8,7 +8,8 @@ config directory (Python compiles a script on every run, a .pyc it only loads):
 
 Our entries are found again by that path (MARKER), so a second run changes nothing and `--uninstall` removes
 exactly them. Every write keeps a timestamped backup of the previous file; a file we cannot read safely is
-left untouched and named on stderr. Stdlib only, like the hook. Per-CLI details: docs/hooks.md.
+left untouched and named on stderr. Stdlib only, like the hook. What each CLI gets (events, matchers,
+handlers, files, next steps) comes from the registry in clis.py; per-CLI details: docs/hooks.md.
 """
 
 from __future__ import annotations
