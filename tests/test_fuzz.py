@@ -63,7 +63,6 @@ def _fuzz(base: str, token: str) -> subprocess.CompletedProcess[str]:
             "--no-color",
             "--workers",
             "1",
-
         ],
         capture_output=True,
         text=True,
