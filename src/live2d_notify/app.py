@@ -26,6 +26,7 @@ from starlette.responses import HTMLResponse
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from live2d_notify import push
 from live2d_notify.answers import Desk
 from live2d_notify.brokers import create_broker
 from live2d_notify.config import Settings, SettingsError
@@ -36,6 +37,7 @@ from live2d_notify.hub import Hub
 from live2d_notify.logs import setup_logging, stderr_sink
 from live2d_notify.metrics import Metrics
 from live2d_notify.middleware import RequestLog
+from live2d_notify.push import Presence
 from live2d_notify.ratelimit import RateLimiter
 from live2d_notify.records import Usage
 from live2d_notify.replies import api_error_handler, http_exception_handler, server_error_handler
@@ -159,6 +161,20 @@ async def _build_on(settings: Settings, store: Store) -> Services:
     metrics.bind_hub(hub)
     desk = Desk(broker, hub, settings.approval_ttl)
     await desk.start()
+    presence = Presence()
+    broker.on("presence", lambda p: presence.report(p["user"], p["device"], bool(p["visible"]), float(p["at"])))
+    sender = None
+    if push.available():
+        private = settings.vapid_private_key or await broker.kept_secret("vapid_private_key", push.Vapid.generate())
+        sender = push.Sender(
+            push.Vapid(private, settings.push_contact),
+            broker.records,
+            presence,
+            metrics,
+            settings.push_hosts or push.PUSH_HOSTS,
+        )
+    else:
+        logger.warning("Web Push is off: {}", push.MISSING)
     return Services(
         settings=settings,
         store=store,
@@ -179,6 +195,8 @@ async def _build_on(settings: Settings, store: Store) -> Services:
         gate=StreamGate(settings.max_streams, settings.streams_per_ip),
         usage=Usage(),
         desk=desk,
+        presence=presence,
+        push=sender,
         revocation_horizon=horizon,
     )
 
@@ -201,6 +219,7 @@ async def _housekeeping(svc: Services) -> None:
             await svc.store.purge(svc.settings.audit_retention)
             await svc.store.purge_records(time.time(), svc.revocation_horizon)
             await svc.desk.sweep()
+            svc.presence.forget_old(time.time())
         except Exception:  # noqa: BLE001 - housekeeping must never stop
             logger.exception("housekeeping failed")
 
@@ -227,6 +246,8 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
     app.state.services = svc
     if svc.audit is not None:
         svc.audit.start()
+    if svc.push is not None:
+        svc.push.start()
     tasks = [
         asyncio.create_task(_housekeeping(svc)),
         asyncio.create_task(_every(USAGE_INTERVAL, lambda: save_usage(svc), "saving last-used times")),
@@ -256,6 +277,8 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
                 await task
         if svc.audit is not None:
             await svc.audit.stop()
+        if svc.push is not None:
+            await svc.push.stop()
         with contextlib.suppress(Exception):
             await save_usage(svc)
         await svc.broker.stop()
