@@ -15,9 +15,11 @@ const MAX_TIMER_MS = 60 * 60 * 1000; // setTimeout overflows past ~24.8 days; re
 /** Why the page is signed out, as shown to the person. */
 export const SIGN_OUT_REASONS = {
   "revoked-all": "You revoked every token. Hooks using the old tokens no longer work.",
-  removed: "You removed this device from your account. This browser no longer sees its agents.",
+  removed:
+    "You removed this device from your account. To see your agents here again, open a new pairing link from another device.",
   revoked:
-    "This session was revoked: this device was removed from your account, or every token was revoked, from another tab or device.",
+    "This session was revoked: this device was removed from your account, or every token was revoked, from another tab " +
+    "or device. To see your agents here again, open a new pairing link from another device.",
   refused: "The server refused this session (expired or revoked).",
   expired: "This session expired.",
 };
