@@ -122,18 +122,33 @@ def publish(base: str, hook_token: str, **body: object) -> httpx.Response:
 
 
 class SSE:
-    """A raw SSE reader over httpx: yields (event, id, data) and keeps the raw text for framing checks."""
+    """A raw SSE reader over httpx: yields (event, id, data) and keeps the raw text for framing checks.
 
-    def __init__(self, response: httpx.Response) -> None:
+    `next` passes over the live list updates (`agents`, `devices`, `tokens`) unless told not to: most
+    tests are about agent events; those about the lists ask for them with `until`.
+    """
+
+    LISTS = frozenset({"agents", "devices", "tokens"})
+
+    def __init__(self, response: httpx.Response, skip: frozenset[str] = LISTS) -> None:
         self.response = response
         self.raw = ""
         self._lines = response.aiter_lines()
         self.retry: int | None = None
+        self.skip = skip
+        self.skipped: list[tuple[str, str]] = []
 
     async def next(self, timeout: float = 5.0) -> tuple[str, str | None, str]:
         import asyncio
 
-        return await asyncio.wait_for(self._next(), timeout)
+        async def wanted() -> tuple[str, str | None, str]:
+            while True:
+                got = await self._next()
+                if got[0] not in self.skip:
+                    return got
+                self.skipped.append((got[0], got[2]))
+
+        return await asyncio.wait_for(wanted(), timeout)
 
     async def _next(self) -> tuple[str, str | None, str]:
         event, eid, data = "message", None, []

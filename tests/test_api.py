@@ -26,6 +26,7 @@ def test_create_user_returns_tokens_and_iso_expiries(shared_server: LiveServer) 
     u = new_user(shared_server.url)
     assert set(u) == {
         "user_id",
+        "device_id",
         "session_token",
         "session_expires_at",
         "hook_token",
@@ -44,7 +45,7 @@ def test_session_refresh_keeps_the_old_token_valid(shared_server: LiveServer) ->
     r = httpx.post(base + "/api/session/refresh", headers=bearer(u["session_token"]))
     assert r.status_code == 200
     body = r.json()
-    assert set(body) == {"session_token", "session_expires_at"} and ISO.match(body["session_expires_at"])
+    assert set(body) == {"session_token", "session_expires_at", "device_id"} and ISO.match(body["session_expires_at"])
     for token in (body["session_token"], u["session_token"]):
         assert httpx.post(base + "/api/stream-tickets", headers=bearer(token)).status_code == 201
 

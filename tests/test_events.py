@@ -16,6 +16,7 @@ def test_validate_drops_unknown_fields_and_defaults_source() -> None:
         "source": "generic",
         "tool": None,
         "session": None,
+        "sealed": None,
     }
 
 
@@ -65,7 +66,7 @@ def test_frame_survives_newlines_in_titles() -> None:
     assert lines[3:] == ["", ""]
     data = json.loads(lines[2][len("data: ") :])
     assert data["title"] == "x\r\n\r\ndata: evil\n\nevent: revoked"
-    assert set(data) == {"id", "type", "source", "title", "message", "tool", "session", "ts"}
+    assert set(data) == {"id", "type", "source", "title", "message", "tool", "session", "sealed", "ts"}
     assert data["ts"].endswith("Z")
 
 

@@ -3,17 +3,20 @@ the small event — with the server up, refusing connections, or accepting and n
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import json
 import os
 import queue
+import select
+import signal
 import socket
 import stat
 import subprocess
 import sys
 import threading
 import time
-import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -49,8 +52,8 @@ class Recorder:
         return self.requests.get(timeout=WAIT)
 
 
-@pytest.fixture
-def recorder() -> Iterator[Recorder]:
+@contextlib.contextmanager
+def recording(host: str = "127.0.0.1") -> Iterator[Recorder]:
     requests: queue.Queue[Request] = queue.Queue()
 
     class Handler(BaseHTTPRequestHandler):
@@ -66,13 +69,97 @@ def recorder() -> Iterator[Recorder]:
         def log_message(self, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = ThreadingHTTPServer((host, 0), Handler)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
-    yield Recorder(f"http://127.0.0.1:{server.server_port}", requests)
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    try:
+        yield Recorder(f"http://{host}:{server.server_port}", requests)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+@pytest.fixture
+def recorder() -> Iterator[Recorder]:
+    """A real HTTP server on a free loopback port that records every request it gets."""
+    with recording() as found:
+        yield found
+
+
+def lan_address() -> str:
+    """This machine's address on its default route: not loopback, yet a socket of ours can listen on it."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.connect(("192.0.2.1", 9))  # UDP: nothing is sent; the kernel picks the route's source address
+        address = str(probe.getsockname()[0])
+    assert not hooks.loopback(address), "the test needs a network address besides loopback"
+    return address
+
+
+def assert_nothing_arrived(listener: socket.socket) -> None:
+    """No connection is waiting on a listening socket (call it once every sender has exited)."""
+    listener.setblocking(False)
+    with pytest.raises(BlockingIOError):
+        listener.accept()
+
+
+# -- what the hook leaves behind: adopted, so a test can wait for it and read its /proc ----------------------
+PR_SET_CHILD_SUBREAPER = 36
+
+
+def _children() -> set[int]:
+    pids = set()
+    for task in Path(f"/proc/{os.getpid()}/task").iterdir():
+        with contextlib.suppress(OSError):
+            pids.update(int(pid) for pid in (task / "children").read_text().split())
+    return pids
+
+
+@dataclass
+class Adopted:
+    """Processes the hook leaves running are re-parented to this test process (PR_SET_CHILD_SUBREAPER)."""
+
+    before: set[int]
+
+    def pids(self) -> list[int]:
+        return sorted(_children() - self.before)
+
+    def wait(self, timeout: float = WAIT, but: Iterable[int] = ()) -> None:
+        """Until every process the hook left behind (`but` these) has exited, and is reaped."""
+        deadline = time.monotonic() + timeout
+        for pid in set(self.pids()) - set(but):
+            with contextlib.suppress(ChildProcessError, ProcessLookupError):
+                handle = os.pidfd_open(pid)
+                try:
+                    ready, _, _ = select.select([handle], [], [], max(0.0, deadline - time.monotonic()))
+                finally:
+                    os.close(handle)
+                assert ready, f"process {pid} the hook left behind is still running after {timeout} s"
+                os.waitpid(pid, 0)
+
+
+def cmdline(pid: int) -> bytes:
+    """/proc/<pid>/cmdline, b"" once the process is gone."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+@pytest.fixture
+def adopted() -> Iterator[Adopted]:
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    assert prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+    found = Adopted(_children())
+    try:
+        yield found
+    finally:
+        prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
+        for pid in found.pids():  # what a test left running (a sender waiting on a hanging server)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
 
 
 @dataclass
@@ -196,31 +283,62 @@ def test_hook_returns_at_once_when_the_server_refuses_connections(tmp_path: Path
     assert_prompt_and_silent(run_hook(["claude"], environment(tmp_path, refused_url()), STOP))
 
 
-def test_hook_returns_at_once_when_the_server_never_answers(hanging: Hanging, tmp_path: Path) -> None:
-    marker = f"x-{uuid.uuid4().hex}"  # an extra word the hook ignores (the payload names its event)
-    result = run_hook(["claude", marker], environment(tmp_path, hanging.url), STOP)
+def test_hook_returns_at_once_when_the_server_never_answers(hanging: Hanging, adopted: Adopted, tmp_path: Path) -> None:
+    result = run_hook(["claude"], environment(tmp_path, hanging.url), STOP)
     assert_prompt_and_silent(result)
-    assert hanging.accepted.wait(WAIT)  # the detached child did connect, after the hook had returned
-    child = child_environment(marker)
-    assert child is not None, "the detached child is waiting on the server"
-    assert "GEMINI_API_KEY" not in child and ENV_SECRET not in child.values()
-    assert set(child) <= set(hooks._CHILD_ENV)
+    assert hanging.accepted.wait(WAIT)  # the detached sender did connect, after the hook had returned
+    (sender,) = adopted.pids()  # still waiting on the server: one process, in a session of its own
+    assert os.getsid(sender) == sender
+    assert set(os.listdir(f"/proc/{sender}/fd")) <= {"0", "1", "2", "3"}  # nothing of the agent's but /dev/null
+    assert all(os.readlink(f"/proc/{sender}/fd/{fd}") == "/dev/null" for fd in ("0", "1", "2"))
 
 
-def child_environment(marker: str) -> dict[str, str] | None:
-    """The environment of the hook's detached child, found by the marker on its command line (read only)."""
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            if marker.encode() not in (entry / "cmdline").read_bytes().split(b"\0"):
-                continue
-            raw = (entry / "environ").read_bytes()
-        except OSError:
-            continue
-        pairs = (item.split(b"=", 1) for item in raw.split(b"\0") if b"=" in item)
-        return {key.decode(): value.decode() for key, value in pairs}
-    return None
+ARGV_PAYLOADS = [case for case in DELIVERED if case.channel == "argv"]  # the sender then waits on the server
+
+
+@pytest.mark.parametrize("case", ARGV_PAYLOADS, ids=lambda case: case.key)
+def test_no_process_the_hook_leaves_shows_the_payload_or_the_environment(
+    case: Payload, hanging: Hanging, adopted: Adopted, tmp_path: Path
+) -> None:
+    """Codex puts its notify payload (the user's prompts) on our command line, readable by every user in
+    /proc/<pid>/cmdline: the sender, alive while the server hangs, shows neither it nor the agent's environment."""
+    assert_prompt_and_silent(run_hook(hook_args(case), environment(tmp_path, hanging.url)))
+    assert hanging.accepted.wait(WAIT)  # the sender has its request out: it scrubbed itself before connecting
+    left = adopted.pids()
+    assert left, "the sender should still be waiting on the hanging server"
+    for pid in left:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        environ = Path(f"/proc/{pid}/environ").read_bytes()
+        shown = (cmdline + environ).decode("utf-8", "replace")
+        assert_no_secrets(shown)
+        assert case.raw.decode() not in shown and b"input-messages" not in cmdline
+        assert ENV_SECRET not in shown and "GEMINI_API_KEY" not in shown
+        assert cmdline.split(b"\0")[:5] == [os.fsencode(sys.executable), b"-I", b"-S", HOOKS_PY.encode(), b"codex"]
+
+
+# The hook where it cannot blank its own command line (no /proc/self/mem: macOS, /proc not mounted).
+WITHOUT_PROC_MEM = f"""
+import sys
+sys.path.insert(0, {str(Path(HOOKS_PY).parents[1])!r})
+from live2d_notify import hooks
+hooks._scrub = lambda keep: False
+hooks.main(sys.argv[1:])
+"""
+
+
+def test_without_proc_mem_a_payload_on_the_command_line_goes_to_a_fresh_process(
+    hanging: Hanging, adopted: Adopted, tmp_path: Path
+) -> None:
+    case = ARGV_PAYLOADS[0]
+    command = [sys.executable, "-I", "-S", "-c", WITHOUT_PROC_MEM, *hook_args(case)]
+    assert_prompt_and_silent(run_hook([], environment(tmp_path, hanging.url), command=command))
+    assert hanging.accepted.wait(WAIT)
+    fresh = [pid for pid in adopted.pids() if b"--send" in cmdline(pid)]
+    assert len(fresh) == 1, "a fresh `hook.py --send` process sends the event"
+    adopted.wait(but=fresh)  # the fork, which could not blank the payload it shares with the hook, is gone
+    shown = Path(f"/proc/{fresh[0]}/cmdline").read_bytes() + Path(f"/proc/{fresh[0]}/environ").read_bytes()
+    assert_no_secrets(shown.decode("utf-8", "replace"))
+    assert ENV_SECRET.encode() not in shown
 
 
 @pytest.mark.parametrize(
@@ -253,6 +371,50 @@ def test_config_file_is_used_when_the_environment_has_none(
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
     assert_prompt_and_silent(run_hook(["claude"], env, STOP))
     assert_event(recorder.next(), hooks.normalise("claude", json.loads(STOP)) or {})
+
+
+@pytest.mark.parametrize("planted", [hooks.ENV_URL, hooks.ENV_TOKEN])
+def test_a_projects_env_file_cannot_redirect_the_token(
+    planted: str, recorder: Recorder, adopted: Adopted, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Gemini CLI loads a project's .env into its hooks' environment: a cloned repository plants one variable.
+    URL and token then both come from the config file; the planted server gets nothing."""
+    env = environment(tmp_path)
+    monkeypatch.setenv("XDG_CONFIG_HOME", env["XDG_CONFIG_HOME"])
+    install.write_config(recorder.url, TOKEN, None)
+    with socket.create_server(("127.0.0.1", 0)) as hostile:
+        env[planted] = f"http://127.0.0.1:{hostile.getsockname()[1]}" if planted == hooks.ENV_URL else "l2n_hook_x"
+        assert_prompt_and_silent(run_hook(["gemini"], env, b'{"hook_event_name": "AfterAgent", "session_id": "g"}'))
+        request = recorder.next()
+        assert request.headers["authorization"] == f"Bearer {TOKEN}"
+        adopted.wait()
+        assert_nothing_arrived(hostile)
+
+
+def test_plain_http_to_another_machine_is_refused_unless_opted_in(
+    adopted: Adopted, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whether the URL comes from the config file or the environment: the token never goes out in clear."""
+    env = environment(tmp_path)
+    monkeypatch.setenv("XDG_CONFIG_HOME", env["XDG_CONFIG_HOME"])
+    with socket.create_server((lan_address(), 0)) as lan:
+        url = "http://{}:{}".format(*lan.getsockname())
+        config = Path(hooks.config_path())  # as if written by hand (install refuses it without --insecure-http)
+        config.parent.mkdir(parents=True)
+        config.write_text(json.dumps({"url": url, "token": TOKEN}))
+        assert_prompt_and_silent(run_hook(["claude"], env, STOP))
+        assert_prompt_and_silent(run_hook(["claude"], environment(tmp_path, url), STOP))  # both in the env
+        adopted.wait()
+        assert_nothing_arrived(lan)
+
+
+def test_plain_http_to_another_machine_works_when_opted_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    env = environment(tmp_path)
+    monkeypatch.setenv("XDG_CONFIG_HOME", env["XDG_CONFIG_HOME"])
+    with recording(lan_address()) as lan:
+        install.write_config(lan.url, TOKEN, None, insecure_http=True)
+        assert_prompt_and_silent(run_hook(["claude"], env, STOP))
+        assert_event(lan.next(), hooks.normalise("claude", json.loads(STOP)) or {})
 
 
 def test_detail_is_opt_in(recorder: Recorder, tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ import hashlib
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -169,6 +170,14 @@ def test_tool_names_reduce_to_a_category(name: object, category: str) -> None:
     assert hooks.tool_category(name) == category
 
 
+@pytest.mark.parametrize(
+    ("cli", "tool"), [("claude", "AskUserQuestion"), ("copilot", "ask_user"), ("codex", "request_user_input")]
+)
+def test_a_question_tool_means_the_agent_waits_for_you(cli: str, tool: str) -> None:
+    event = hooks.normalise(cli, {"hook_event_name": "PreToolUse", "tool_name": tool, "session_id": "s"})
+    assert event is not None and (event["type"], event["title"]) == ("waiting", hooks.QUESTION)
+
+
 def test_session_ids_are_hashed_the_same_way_everywhere() -> None:
     raw = "8d0e6a3c-1f2b-4c5d-9e8f-a1b2c3d4e5f6"
     assert hooks.hash_session(raw) == hashlib.sha256(raw.encode()).hexdigest()[:12]
@@ -295,8 +304,35 @@ def imported(*args: str) -> set[str]:
 
 
 def test_the_hook_parent_imports_nothing_beyond_a_bare_interpreter() -> None:
-    """`python -I -S hook.py claude`: not even `os`; json, sockets and the rest load in the child."""
+    """`python -I -S hook.py claude`: not even `os`; the C helpers for JSON, hashing and sockets load in its fork."""
     assert imported(str(HOOKS_PY), "claude") == imported("-c", "pass")
+
+
+# Runs the hook's sender in this process (fork() returns 0 here), then lists the modules it loaded.
+SENDER_IMPORTS = """
+import posix, sys
+sys.path.insert(0, "src")
+from live2d_notify import hooks
+loaded = set(sys.modules)
+class Exited(Exception):
+    pass
+def exit_(code):
+    raise Exited
+posix.fork, posix._exit = (lambda: 0), exit_
+hooks.main(["claude"])
+with open(sys.argv[1], "w") as out:
+    out.write(" ".join(sorted(set(sys.modules) - loaded)))
+"""
+
+
+def test_the_sender_loads_only_the_light_c_helpers(tmp_path: Path) -> None:
+    """The fork that reads, normalises and sends imports `_json`, `_sha256` and `_socket`: not os, json or socket."""
+    listing = tmp_path / "modules.txt"
+    env = {"HOME": str(tmp_path), hooks.ENV_URL: "http://127.0.0.1:9", hooks.ENV_TOKEN: "l2n_hook_x"}
+    stop = b'{"hook_event_name": "Stop", "session_id": "s-1"}'
+    code = [sys.executable, "-I", "-S", "-c", SENDER_IMPORTS, str(listing)]
+    subprocess.run(code, input=stop, capture_output=True, env=env, check=True, cwd=ROOT, timeout=30)
+    assert listing.read_text().split() == ["_json", "_sha256", "_socket"]
 
 
 def test_docs_name_every_cli_and_every_phrase() -> None:
@@ -312,16 +348,16 @@ def test_docs_name_every_cli_and_every_phrase() -> None:
     "text",
     ['{"a": [1, 2.5, "\\u00e9\\n", null, true, false], "b": {}}', "  [1]\n", "1e400", '"x"', "{}", "-0"],
 )
-def test_the_childs_light_json_decoder_agrees_with_json(text: str) -> None:
+def test_the_senders_light_json_decoder_agrees_with_json(text: str) -> None:
     assert hooks.loads(text) == json.loads(text)
 
 
 @pytest.mark.parametrize("text", ["", "{", "[1,]", "{} {}", '{"a": "\x01"}', "[" * 100_000, "nul"])
-def test_the_childs_light_json_decoder_refuses_what_json_refuses(text: str) -> None:
+def test_the_senders_light_json_decoder_refuses_what_json_refuses(text: str) -> None:
     assert hooks.loads(text) is None
 
 
-def test_the_childs_light_json_encoder_round_trips() -> None:
+def test_the_senders_light_json_encoder_round_trips() -> None:
     event = {
         "type": "info",
         "source": "generic",
@@ -367,3 +403,104 @@ def test_a_gemini_session_that_ends_mid_turn_is_reported_failed(tmp_path) -> Non
     assert list(tmp_path.iterdir()) == []
     claude = normalise("claude", {"hook_event_name": "SessionEnd", "session_id": "s-1"})
     assert track_turn("claude", claude, str(tmp_path)) == claude  # only Gemini needs it
+
+
+# -- where the hook sends: one source for URL and token, no token in clear off this machine -------------------
+@pytest.mark.parametrize(
+    ("host", "expected"),
+    [
+        ("localhost", True),
+        ("LocalHost", True),
+        ("127.0.0.1", True),
+        ("127.200.3.4", True),
+        ("::1", True),
+        ("0:0:0:0:0:0:0:1", True),
+        ("127.1", False),  # shorthand a resolver would take: not as written
+        ("127.0.0.1.nip.io", False),
+        ("localhost.example", False),
+        ("::ffff:127.0.0.1", False),
+        ("192.168.1.5", False),
+        ("10.0.0.1", False),
+        ("::2", False),
+        ("live2d.example", False),
+    ],
+)
+def test_loopback_is_localhost_127_8_or_ipv6_one(host: str, expected: bool) -> None:
+    assert hooks.loopback(host) is expected
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("http://192.168.1.5:8000", True),
+        ("HTTP://live2d.example", True),
+        ("http://127.0.0.1:8000", False),
+        ("http://[::1]:8000", False),
+        ("https://192.168.1.5", False),
+        ("ftp://192.168.1.5", False),
+    ],
+)
+def test_only_plain_http_off_this_machine_is_insecure(url: str, expected: bool) -> None:
+    assert hooks.insecure(url) is expected
+
+
+ENV_PAIR = ("https://env.example", "l2n_hook_from_env")
+FILE_PAIR = ("https://file.example", "l2n_hook_from_file")
+
+
+@pytest.fixture
+def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
+    """Write the hook's config file (in a temporary XDG_CONFIG_HOME) from keyword arguments."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    for name in (hooks.ENV_URL, hooks.ENV_TOKEN, hooks.ENV_DETAIL):
+        monkeypatch.delenv(name, raising=False)
+
+    def write(**stored: object) -> None:
+        path = Path(hooks.config_path())
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(stored))
+
+    return write
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({hooks.ENV_URL: ENV_PAIR[0], hooks.ENV_TOKEN: ENV_PAIR[1]}, ENV_PAIR),
+        ({hooks.ENV_URL: ENV_PAIR[0]}, FILE_PAIR),  # a project's .env sets the URL: the file's pair, not a mix
+        ({hooks.ENV_TOKEN: ENV_PAIR[1]}, FILE_PAIR),
+        ({hooks.ENV_URL: ENV_PAIR[0], hooks.ENV_TOKEN: ""}, FILE_PAIR),
+        ({}, FILE_PAIR),
+    ],
+    ids=["both-in-env", "url-only-in-env", "token-only-in-env", "empty-token-in-env", "nothing-in-env"],
+)
+def test_url_and_token_come_from_one_source(
+    env: dict[str, str],
+    expected: tuple[str, str],
+    config: Callable[..., None],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    config(url=FILE_PAIR[0], token=FILE_PAIR[1])
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert hooks.read_settings()[:2] == expected
+
+
+@pytest.mark.parametrize("opted_in", [False, True])
+@pytest.mark.parametrize("source", ["file", "env"])
+def test_plain_http_to_another_machine_needs_the_config_files_opt_in(
+    source: str,
+    opted_in: bool,
+    config: Callable[..., None],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    lan = "http://192.168.1.5:8000"
+    stored: dict[str, object] = {"insecure_http": True} if opted_in else {}
+    if source == "file":
+        config(url=lan, token=FILE_PAIR[1], **stored)
+    else:
+        config(**stored)
+        monkeypatch.setenv(hooks.ENV_URL, lan)
+        monkeypatch.setenv(hooks.ENV_TOKEN, FILE_PAIR[1])
+    expected = (lan, FILE_PAIR[1]) if opted_in else (None, None)
+    assert hooks.read_settings()[:2] == expected

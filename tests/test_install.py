@@ -318,6 +318,52 @@ def test_bad_url_or_token_is_refused(option: str, value: str, home: Path, capsys
     assert not (home / ".claude").exists()
 
 
+LAN = "http://192.168.1.5:8000"
+
+
+def test_plain_http_to_another_machine_is_refused_without_the_flag(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run(["claude", "--url", LAN, "--token", TOKEN], capsys)
+    assert code == 1
+    assert "--insecure-http" in err and "unencrypted" in err and LAN in err
+    assert snapshot(home) == {}  # no config, no hook file, no settings
+    assert run(["claude", "--url", LAN, "--token", TOKEN, "--dry-run"], capsys)[0] == 1
+
+
+def test_plain_http_to_another_machine_works_on_purpose_and_stays_opted_in(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(["claude", "--url", LAN, "--token", TOKEN, "--insecure-http"], capsys)[0] == 0
+    path = home / ".config" / "live2d-notify" / "config.json"
+    assert json.loads(path.read_text()) == {"url": LAN, "token": TOKEN, "insecure_http": True}
+    assert hooks.read_settings() == (LAN, TOKEN, False)
+    assert run(["gemini"], capsys)[0] == 0  # a later run keeps the opt-in
+    assert json.loads(path.read_text())["insecure_http"] is True
+    before = path.read_text()
+    code, _, err = run(["gemini", "--no-insecure-http"], capsys)  # would leave a URL the hook refuses
+    assert code == 1 and "--insecure-http" in err
+    assert path.read_text() == before
+    assert run(["gemini", "--no-insecure-http", "--url", "https://live2d.example"], capsys)[0] == 0
+    assert json.loads(path.read_text()) == {"url": "https://live2d.example", "token": TOKEN}
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://localhost:8000", "http://127.0.0.1:8000", "http://127.8.9.10", "http://[::1]:8000", "https://192.168.1.5"],
+)
+def test_loopback_or_https_needs_no_flag(url: str, home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["claude", "--url", url, "--token", TOKEN], capsys)[0] == 0
+    assert hooks.read_settings()[:2] == (url, TOKEN)
+
+
+def test_every_install_option_is_documented() -> None:
+    docs = (Path(__file__).resolve().parent.parent / "docs" / "hooks.md").read_text(encoding="utf-8")
+    options = [o for action in install._parser()._actions for o in action.option_strings if o.startswith("--")]
+    assert "--insecure-http" in options
+    assert [o for o in options if f"`{o}`" not in docs and o != "--help"] == []
+
+
 def test_without_a_server_configured_install_says_what_is_missing(
     home: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

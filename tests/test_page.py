@@ -440,13 +440,9 @@ def test_snippets_hold_the_current_token_and_url_and_work(
             },
         }
         (home / ".claude" / "settings.json").write_text(json.dumps(existing))
-        saved = tmp_path / "live2d-notify-hooks.json"  # where the snippet says to save the block
-        saved.write_text(json.dumps(settings))
-        merge = (page.get_by_test_id("snippet-claude-merge").text_content() or "").replace(
-            "/tmp/live2d-notify-hooks.json", str(saved)
-        )
-        assert str(saved) in merge
-        subprocess.run(["sh", "-c", merge], env={**os.environ, "HOME": str(home)}, check=True, timeout=10)
+        merge = page.get_by_test_id("snippet-claude-merge").text_content() or ""
+        env = {**os.environ, "HOME": str(home)}
+        subprocess.run(["sh", "-c", merge], input=json.dumps(settings), text=True, env=env, check=True, timeout=10)
         merged = json.loads((home / ".claude" / "settings.json").read_text())
         assert merged["model"] == "opus"
         assert merged["hooks"]["Stop"][0]["hooks"][0]["command"] == "say done"

@@ -85,10 +85,6 @@ def parse(language: str, text: str) -> Any:
     return text
 
 
-def listed(groups: dict[str, Any]) -> dict[str, list[Any]]:
-    return {event: [group] for event, group in groups.items()}
-
-
 def assert_blocks_hold(found: dict[str, tuple[str, str]], url: str, token: str) -> None:
     """Every CLI: the install line and the set-up hold this URL and token; the pasted blocks hold no token."""
     for cli in CLIS:
@@ -134,7 +130,7 @@ def test_every_cli_has_a_tab_with_the_blocks_install_writes_filled_in(
     # The pasted blocks are the ones install.py writes, with the hook command of the by-hand route.
     for cli, block_id in CONFIG_BLOCKS.items():
         assert json.loads(found[block_id][1]) == json.loads(install.snippet(cli, COMMAND)), cli
-    assert json.loads(found["codex-hooks"][1]) == {"hooks": listed(install.codex_hooks(f"{COMMAND} codex"))}
+    assert json.loads(found["codex-hooks"][1]) == install.document("codex", f"{COMMAND} codex")
     assert found["aider"][1] + "\n" == install.snippet("aider", COMMAND)
     notify = tomllib.loads(found["codex"][1])
     assert list(notify) == ["notify"] and notify["notify"][:2] == ["sh", "-c"]  # Codex runs it without a shell
@@ -297,6 +293,9 @@ def test_the_jq_merges_keep_other_settings_and_replace_earlier_entries(
     found = {block_id: text for block_id, (_, text) in blocks(page).items()}
     env = hook_env(tmp_path)
     home = Path(env["HOME"])
+    scratch = tmp_path / "tmp"  # TMPDIR, where mktemp puts the pasted block
+    scratch.mkdir()
+    env["TMPDIR"] = str(scratch)
     pasted = {"claude-merge": "claude-local", "codex-merge": "codex-hooks", "gemini-merge": "gemini",
               "cursor-merge": "cursor"}  # fmt: skip
     old = "/usr/bin/python3 -I -S /home/old/.config/live2d-notify/hook.pyc"
@@ -309,10 +308,11 @@ def test_the_jq_merges_keep_other_settings_and_replace_earlier_entries(
         theirs = {"command": "say done"} if flat else {"hooks": [{"type": "command", "command": "say done"}]}
         earlier = {"command": old} if flat else {"hooks": [{"type": "command", "command": old}]}
         target.write_text(json.dumps({"theme": "dark", "hooks": {first: [theirs, earlier], "Custom": [theirs]}}))
-        saved = tmp_path / f"{merge_id}.json"
-        saved.write_text(found[pasted[merge_id]])
-        script = found[merge_id].replace("/tmp/live2d-notify-hooks.json", str(saved))
-        subprocess.run(["sh", "-ec", script], env=env, check=True, timeout=10, capture_output=True)
+        script = found[merge_id]
+        assert "/tmp/" not in script and "mktemp" in script  # the block (maybe a token) never sits at a fixed path
+        merge = ["sh", "-ec", script]  # as a person runs it: the block pasted on its stdin
+        subprocess.run(merge, input=found[pasted[merge_id]], text=True, env=env, check=True, timeout=10)
+        assert list(scratch.iterdir()) == []  # mktemp's file is removed at the end
 
         merged = json.loads(target.read_text())
         assert merged["theme"] == "dark", merge_id
@@ -323,5 +323,5 @@ def test_the_jq_merges_keep_other_settings_and_replace_earlier_entries(
         assert {k: v for k, v in block.items() if k != "hooks"}.items() <= merged.items()  # Cursor's version
         assert json.loads(Path(f"{target}.bak").read_text())["theme"] == "dark"
         # Again: nothing doubles.
-        subprocess.run(["sh", "-ec", script], env=env, check=True, timeout=10, capture_output=True)
+        subprocess.run(merge, input=found[pasted[merge_id]], text=True, env=env, check=True, timeout=10)
         assert json.loads(target.read_text()) == merged

@@ -10,7 +10,8 @@ import contextlib
 import gc
 import json
 import posixpath
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -33,6 +34,7 @@ from live2d_notify.logs import setup_logging, stderr_sink
 from live2d_notify.metrics import Metrics
 from live2d_notify.middleware import RequestLog
 from live2d_notify.ratelimit import RateLimiter
+from live2d_notify.records import Usage
 from live2d_notify.replies import api_error_handler, http_exception_handler, server_error_handler
 from live2d_notify.revocations import Revocations
 from live2d_notify.routes import FAST, routes
@@ -42,6 +44,8 @@ from live2d_notify.streams import StreamGate, watch_shutdown
 from live2d_notify.tokens import Kind, TokenService, generate_secret
 
 HOUSEKEEPING_INTERVAL = 60.0
+SAVE_INTERVAL = 5.0  # agent cards kept in memory are written this often
+USAGE_INTERVAL = 30.0  # last-used and last-seen times are written this often (they are shown to ±60 s)
 PLACEHOLDER = "<!doctype html><title>live2d-notify</title><p>live2d-notify is running. The page is not installed."
 
 
@@ -132,6 +136,7 @@ async def _build_on(settings: Settings, store: Store) -> Services:
     try:
         lifetimes = {Kind.SESSION: settings.session_ttl, Kind.HOOK: settings.hook_ttl, Kind.TICKET: settings.ticket_ttl}
         horizon = await broker.longest_lifetime(max(lifetimes.values()))
+        await broker.load_device_revocations(horizon)
     except BaseException:
         await broker.stop()
         raise
@@ -155,6 +160,7 @@ async def _build_on(settings: Settings, store: Store) -> Services:
         audit=AuditLog(store) if settings.audit else None,
         dedupe=Deduper(),
         gate=StreamGate(settings.max_streams, settings.streams_per_ip),
+        usage=Usage(),
         revocation_horizon=horizon,
     )
 
@@ -172,10 +178,27 @@ async def _housekeeping(svc: Services) -> None:
         try:
             svc.hub.reclaim()
             svc.limiter.expire()
+            svc.dedupe.first(("", "", ""))  # drops expired keys even when no prompt comes
             await svc.broker.purge()
             await svc.store.purge(svc.settings.audit_retention)
+            await svc.store.purge_records(time.time(), svc.revocation_horizon)
         except Exception:  # noqa: BLE001 - housekeeping must never stop
             logger.exception("housekeeping failed")
+
+
+async def save_usage(svc: Services) -> None:
+    tokens, devices = svc.usage.take()
+    await svc.broker.records.tokens_used(tokens)
+    await svc.broker.records.devices_seen(devices)
+
+
+async def _every(interval: float, job: Callable[[], Awaitable[None]], what: str) -> None:
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await job()
+        except Exception:  # noqa: BLE001 - the next round tries again
+            logger.exception("{} failed", what)
 
 
 @asynccontextmanager
@@ -187,6 +210,8 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
         svc.audit.start()
     tasks = [
         asyncio.create_task(_housekeeping(svc)),
+        asyncio.create_task(_every(USAGE_INTERVAL, lambda: save_usage(svc), "saving last-used times")),
+        asyncio.create_task(_every(SAVE_INTERVAL, svc.broker.save, "saving agent cards")),
         asyncio.create_task(_drain_logs()),
         asyncio.create_task(watch_shutdown(svc.hub)),
     ]
@@ -211,6 +236,8 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
                 await task
         if svc.audit is not None:
             await svc.audit.stop()
+        with contextlib.suppress(Exception):
+            await save_usage(svc)
         await svc.broker.stop()
         await svc.store.close()
         logger.info("live2d-notify stopped")
@@ -232,7 +259,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Middleware(
                 CORSMiddleware,
                 allow_origins=list(settings.cors_origins),
-                allow_methods=["GET", "POST", "DELETE"],
+                allow_methods=["GET", "POST", "PATCH", "DELETE"],
                 allow_headers=["Authorization", "Content-Type", "Last-Event-ID"],
                 expose_headers=["Retry-After", "X-Request-ID"],
                 max_age=600,

@@ -18,9 +18,11 @@ from json.encoder import encode_basestring
 from typing import Any
 
 TYPES = ("start", "progress", "success", "error", "waiting", "info")
-LIMITS = {"title": 80, "message": 280, "tool": 64, "source": 32, "session": 64}
+LIMITS = {"title": 80, "message": 280, "tool": 64, "source": 32, "session": 64, "sealed": 4096}
 OPTIONAL = ("title", "message", "source", "tool", "session")
 DEFAULT_SOURCE = "generic"
+# A detail sealed with the user key (docs/e2e.md): the server checks only its size and characters.
+SEALED = re.compile(r"v1\.[A-Za-z0-9_-]+")
 
 # C0 controls but tab/newline, DEL, and lone surrogates (which can't be encoded as UTF-8).
 _UNSAFE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
@@ -62,7 +64,21 @@ def validate(body: Any) -> dict[str, str | None]:
         out[name] = value or None
     if out["source"] is None:
         out["source"] = DEFAULT_SOURCE
+    out["sealed"] = sealed(body.get("sealed"))
     return out
+
+
+def sealed(value: Any) -> str | None:
+    """A sealed detail as it is, or InvalidEvent: `v1.` and base64url, at most 4,096 characters."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidEvent("sealed", "'sealed' must be a string.")
+    if len(value) > LIMITS["sealed"]:
+        raise InvalidEvent("sealed", f"'sealed' is longer than {LIMITS['sealed']} characters.")
+    if not SEALED.fullmatch(value):
+        raise InvalidEvent("sealed", "'sealed' must be 'v1.' followed by base64url characters.")
+    return value
 
 
 class IdClock:
@@ -103,11 +119,22 @@ class Event:
             "message": fields.get("message"),
             "tool": fields.get("tool"),
             "session": fields.get("session"),
+            "sealed": fields.get("sealed"),
             "ts": iso(us / 1_000_000),
         }
+        if fields.get("approval_id"):
+            data["approval_id"] = fields["approval_id"]
         payload = _encode_flat(data)
         frame = f"event: agent\nid: {event_id}\ndata: {payload}\n\n".encode()
         return cls(event_id, us, data, frame)
+
+
+@dataclass(slots=True)
+class Note:
+    """A control frame for one user's open streams (devices, tokens, approvals): live only, never replayed."""
+
+    frame: bytes
+    id: None = None
 
 
 def _encode_flat(data: dict[str, str | None]) -> str:

@@ -6,13 +6,14 @@ Stdlib only and one file, because people download it (the server serves it at GE
 
 A whitelist, not a blacklist: only the event name, the tool name reduced to a category, a few status
 labels and a short hash of the session id decide the event; titles and messages are fixed phrases of
-ours, never text from the payload. The hook prints nothing, always exits 0, and hands everything else
-to a detached child so the agent never waits on the network. Mapping tables: docs/hooks.md.
+ours, never text from the payload. The hook prints nothing, always exits 0, and forks a detached sender
+that does the rest, so the agent never waits on the network. Mapping tables: docs/hooks.md.
 
-Start-up matters (agents run the hook on every tool call): the parent path imports nothing beyond what
-`python -I -S` has already loaded (not even `os`). The child, too, stays light: the C helpers of `_json`,
-a raw socket and `_sha256` rather than json, http.client and hashlib. No `from __future__ import
-annotations` for the same reason: these annotations evaluate fine on 3.11.
+Start-up matters (agents run the hook on every tool call): one interpreter per event, and the hook imports
+nothing beyond what `python -I -S` has already loaded (not even `os`) before it forks and exits. The
+sender stays light too: `posix` and the C helpers of `_json`, `_socket` and `_sha256` rather than os, json,
+http.client and hashlib. No `from __future__ import annotations` for the same reason: these
+annotations evaluate fine on 3.11.
 """
 
 import sys
@@ -30,8 +31,8 @@ LIMITS = {"title": 80, "message": 280, "tool": 64, "source": 32, "session": 64}
 ENV_URL = "LIVE2D_NOTIFY_URL"
 ENV_TOKEN = "LIVE2D_NOTIFY_TOKEN"
 ENV_DETAIL = "LIVE2D_NOTIFY_DETAIL"
-SEND_TIMEOUT = 3.0  # seconds the detached child waits on the server
-CHILD_DEADLINE = 10  # seconds after which the detached child is killed, whatever it is doing
+SEND_TIMEOUT = 3.0  # seconds the detached sender waits on the server
+CHILD_DEADLINE = 10  # seconds after which the detached sender is killed, whatever it is doing
 MAX_PAYLOAD = 16 * 1024 * 1024  # bytes of stdin we keep; a larger payload is drained and dropped
 
 Event = dict[str, str | None]
@@ -43,7 +44,8 @@ class UnknownSource(ValueError):
 
 # -- tool names → categories ------------------------------------------------------------------
 # Lower-cased tool names of Claude Code, Codex, Gemini, Cursor, Copilot and opencode; unknown → other.
-_TOOLS = {
+# The page reads the same table (clis.py writes it into static/js/clis.gen.js).
+TOOL_NAMES = {
     "command": "bash bashoutput killshell killbash shell run_shell_command powershell exec_command "
     "local_shell unified_exec write_stdin run_terminal_cmd terminal command monitor",
     "edit": "edit multiedit multi_edit write notebookedit apply_patch write_file replace create str_replace "
@@ -55,8 +57,9 @@ _TOOLS = {
     "plan": "exitplanmode enterplanmode update_plan plan",
     "todo": "todowrite todoread write_todos update_todo taskcreate taskupdate tasklist taskget todo_write",
 }
-_CATEGORY = {name: category for category, names in _TOOLS.items() for name in names.split()}
-_QUESTION_TOOLS = frozenset({"askuserquestion", "ask_user", "question"})
+_CATEGORY = {name: category for category, names in TOOL_NAMES.items() for name in names.split()}
+MCP_PREFIXES = ("mcp__", "mcp:", "mcp_", "mcp.")  # MCP tools: `mcp__<server>__<tool>`, Cursor's `MCP:`…
+QUESTION_TOOLS = frozenset({"askuserquestion", "ask_user", "question", "request_user_input"})  # the agent asks you
 
 _PHRASES = {  # category: (before the tool, after it, after a failure, asking permission for it)
     "command": ("Running a command", "Command finished", "Command failed", "Wants to run a command"),
@@ -106,7 +109,7 @@ def tool_category(name: object) -> str:
     if not isinstance(name, str):
         return "other"
     key = name.strip().lower()
-    if key.startswith(("mcp__", "mcp:", "mcp_", "mcp.")):
+    if key.startswith(MCP_PREFIXES):
         return "mcp"
     return _CATEGORY.get(key, "other")
 
@@ -119,7 +122,7 @@ def hash_session(value: object) -> str | None:
     if not text:
         return None
     try:
-        from _sha256 import sha256  # lighter than hashlib (no OpenSSL) in the hook's child
+        from _sha256 import sha256  # lighter than hashlib (no OpenSSL) in the hook's sender
     except ImportError:
         from hashlib import sha256
     return str(sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:12])
@@ -231,7 +234,7 @@ def _tool_event(phase: str, name: object, args: object, detail: bool, session: s
     """progress before/after a tool, error after a failed one, waiting for a question tool."""
     category = tool_category(name)
     key = name.strip().lower() if isinstance(name, str) else ""
-    if phase == "before" and key in _QUESTION_TOOLS:
+    if phase == "before" and key in QUESTION_TOOLS:
         return _event("waiting", QUESTION, tool=category, session=session)
     if phase == "before" and key == "exitplanmode":
         return _event("waiting", "Plan ready for your review", tool=category, session=session)
@@ -587,83 +590,187 @@ def normalise(source: str, payload: object, *, detail: bool = False) -> Event | 
     return event
 
 
-# -- the local hook: spawn a detached child that reads, normalises and sends -------------------------
-# The parent only spawns and exits. It uses the built-in `posix` module, not `os` (not loaded under
-# `-I -S`; importing it costs more than the rest of the hook), and posix_spawn rather than fork (a
-# forked parent pays copy-on-write faults while it shuts down). The child gets only the variables it
-# needs: never GEMINI_API_KEY or anything else an agent puts in a hook's environment.
-_CHILD_ENV = ("HOME", "XDG_CONFIG_HOME", ENV_URL, ENV_TOKEN, ENV_DETAIL, "SSL_CERT_FILE", "SSL_CERT_DIR")
+# -- the local hook: one interpreter, forked into a detached sender --------------------------------------
+# The hook forks: the fork (the sender) reads the payload, normalises it and sends it, while the hook
+# itself exits at once. Before forking, the hook points its stdout and stderr at /dev/null, so the agent's
+# pipes close with the hook, not with the sender; it exits with posix._exit, skipping the interpreter's
+# shutdown the agent would otherwise wait for. Both use the built-in `posix`, never `os` (not loaded under
+# `-I -S`; importing it costs more than the rest of the hook). Where there is no posix (Windows),
+# _spawn_process hands the normalised event to a fresh detached interpreter instead.
+SENDER_ENV = (b"SSL_CERT_FILE", b"SSL_CERT_DIR")  # all the sender's libc and OpenSSL still see of the environment
 
 
-def _spawn(cli: str, args: list[str]) -> None:
+def _hook(cli: str, args: list[str]) -> None:
+    """Fork the sender and exit at once, without the interpreter's shutdown (nothing is buffered)."""
     try:
         import posix
     except ImportError:  # Windows
         _spawn_process(cli, args)
         return
-    keep = {name.encode() for name in _CHILD_ENV}
-    env = {key: value for key, value in posix.environ.items() if key in keep}
-    null = [(posix.POSIX_SPAWN_OPEN, fd, "/dev/null", posix.O_RDWR, 0) for fd in (1, 2)]
-    if cli == "aider":  # its stdin is the user's terminal: never touch it
-        null.append((posix.POSIX_SPAWN_OPEN, 0, "/dev/null", posix.O_RDONLY, 0))
-    argv = [sys.executable, "-I", "-S", __file__, "--child", cli, *args]
-    try:
-        posix.posix_spawn(sys.executable, argv, env, file_actions=null, setsid=True)
-    except NotImplementedError:  # no POSIX_SPAWN_SETSID: the child calls setsid() itself
-        posix.posix_spawn(sys.executable, argv, env, file_actions=null)
+    null = posix.open("/dev/null", posix.O_RDWR)
+    for fd in (0, 1, 2) if cli == "aider" else (1, 2):  # Aider's stdin is the user's terminal: never touch it
+        posix.dup2(null, fd)
+    if posix.fork() == 0:
+        try:
+            _sender(cli, args, null)
+        finally:
+            posix._exit(0)
+    posix._exit(0)
 
 
-def _child(args: list[str]) -> None:
-    """`hook.py --child <cli> …`: bounded in time, detached from the agent, reads stdin and sends."""
-    import os
+def _sender(cli: str, args: list[str], null: int) -> None:
+    """The fork: bounded in time, detached from the agent, reads stdin and sends.
+
+    Its own session (the agent's signals to its process group miss it), SIGALRM's default action after
+    CHILD_DEADLINE even mid-request, no descriptor inherited from the agent but stdin, and no trace of the
+    agent's environment or of a payload on the command line (Codex passes its payload, prompts included, as
+    the last argument), see _scrub."""
+    import posix
 
     try:
         from _signal import alarm  # `signal` imports enum; the builtin is enough
     except ImportError:
         from signal import alarm
-    alarm(CHILD_DEADLINE)  # SIGALRM's default action ends us, even mid-request
-    os.closerange(3, 256)  # let go of any descriptor the agent leaked to the hook
-    if os.getsid(0) != os.getpid():
-        os.setsid()
-    if args and args[0] in SOURCES:
-        _deliver(args[0], args[1:])
+    alarm(CHILD_DEADLINE)
+    posix.setsid()
+    top = min(max(posix.sysconf("SC_OPEN_MAX"), 256), 1 << 16)
+    if null > 3:
+        posix.closerange(3, null)
+    posix.closerange(max(3, null + 1), top)
+    for key, value in list(posix.environ.items()):  # libc's copy; posix.environ keeps ours for read_settings
+        if key in SENDER_ENV:
+            posix.putenv(key, value)  # onto the heap: _scrub clears the block the original points into
+        else:
+            posix.unsetenv(key)
+    inline = bool(args) and args[-1].lstrip().startswith(("{", "["))
+    if not _scrub(len(sys.orig_argv) - len(sys.argv) + 2) and inline:
+        _spawn_process(cli, args)  # no /proc/self/mem: a fresh process with a clean command line sends
+        return
+    payload = _load(cli, args)
+    posix.dup2(null, 0)
+    if null > 2:
+        posix.close(null)
+    _deliver(cli, payload)
+
+
+def _scrub(keep: int) -> bool:
+    """Blank our command line after its first `keep` words, and our environment block, in our own memory, as
+    setproctitle does: /proc/<pid>/cmdline and /proc/<pid>/environ (and so ps) read them from there.
+    False without /proc/self/mem (not Linux, /proc not mounted)."""
+    import posix
+
+    try:
+        fd = posix.open("/proc/self/stat", posix.O_RDONLY)
+        try:
+            fields = posix.read(fd, 4096).rpartition(b")")[2].split()
+        finally:
+            posix.close(fd)
+        arg_start, arg_end, env_start, env_end = (int(field) for field in fields[45:49])  # fields 48 to 51
+        fd = posix.open("/proc/self/mem", posix.O_RDWR)
+        try:
+            words = posix.pread(fd, arg_end - arg_start, arg_start)
+            cut = 0
+            for _ in range(keep):
+                cut = words.index(b"\0", cut) + 1
+            for start, end in ((arg_start + cut, arg_end), (env_start, env_end)):
+                if end > start:
+                    posix.pwrite(fd, bytes(end - start), start)
+        finally:
+            posix.close(fd)
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+def _getenv(name: str) -> str:
+    """An environment variable ("" when unset), through `posix` where there is one: no `os` import."""
+    try:
+        import posix
+    except ImportError:  # Windows
+        import os
+
+        return os.environ.get(name, "")
+    value = posix.environ.get(name.encode())
+    return value.decode("utf-8", "surrogateescape") if value else ""
 
 
 def config_path() -> str:
-    """$XDG_CONFIG_HOME/live2d-notify/config.json (default ~/.config/…): {"url", "token", "detail"?}."""
-    import os
+    """$XDG_CONFIG_HOME/live2d-notify/config.json (default ~/.config/…): {"url", "token", "detail"?, …}."""
+    try:
+        import posix
+    except ImportError:  # Windows
+        import os
 
-    base = os.environ.get("XDG_CONFIG_HOME", "")
-    if not os.path.isabs(base):
-        base = os.path.join(os.path.expanduser("~"), ".config")
-    return os.path.join(base, "live2d-notify", "config.json")
+        base = os.environ.get("XDG_CONFIG_HOME", "")
+        if not os.path.isabs(base):
+            base = os.path.join(os.path.expanduser("~"), ".config")
+        return os.path.join(base, "live2d-notify", "config.json")
+    base = _getenv("XDG_CONFIG_HOME")
+    if not base.startswith("/"):
+        home = _getenv("HOME")
+        if not home:
+            import pwd  # built in
+
+            home = pwd.getpwuid(posix.getuid()).pw_dir
+        base = home.rstrip("/") + "/.config"
+    return base.rstrip("/") + "/live2d-notify/config.json"
 
 
 def read_settings() -> tuple[str | None, str | None, bool]:
-    """(url, token, detail) from LIVE2D_NOTIFY_* or, for what is unset, the 0600 config file."""
-    import os
-
-    url, token = os.environ.get(ENV_URL) or None, os.environ.get(ENV_TOKEN) or None
-    flag = os.environ.get(ENV_DETAIL, "").strip().lower()
+    """(url, token, detail). URL and token come from one place: LIVE2D_NOTIFY_URL and LIVE2D_NOTIFY_TOKEN when
+    both are set, else the 0600 config file. Never one from each: agents load a project's `.env` into the hook's
+    environment, so a cloned repository could otherwise send the user's token to a server of its choosing.
+    A plain http:// URL to another machine gives (None, None): the token would cross the network in clear,
+    which only the config file's "insecure_http": true (`install --insecure-http`) allows."""
+    url, token = _getenv(ENV_URL) or None, _getenv(ENV_TOKEN) or None
+    if not (url and token):
+        url = token = None
+    flag = _getenv(ENV_DETAIL).strip().lower()
     stored: object = None
-    if not (url and token) or not flag:
+    if url is None or not flag or insecure(url):
         try:
             with open(config_path(), "rb") as file:
                 stored = _decode(file.read(1 << 16))
         except OSError:
             stored = None
-    url = url or _text(_get(stored, "url"))
-    token = token or _text(_get(stored, "token"))
+    if url is None:
+        url, token = _text(_get(stored, "url")), _text(_get(stored, "token"))
+    if url and insecure(url) and _get(stored, "insecure_http") is not True:
+        url = token = None
     detail = flag in ("1", "true", "yes", "on") if flag else _get(stored, "detail") is True
     return url, token, detail
+
+
+def insecure(url: str) -> bool:
+    """A plain http:// URL to anything but this machine: the token would cross the network unencrypted."""
+    target = split_url(url)
+    return target is not None and target[0] == "http" and not loopback(target[1])
+
+
+def loopback(host: str) -> bool:
+    """`localhost`, 127.0.0.0/8 or ::1 (as written: a name that merely resolves there is not enough)."""
+    host = host.lower()
+    if host == "localhost":
+        return True
+    parts = host.split(".")
+    if len(parts) == 4 and all(part.isascii() and part.isdigit() and int(part) < 256 for part in parts):
+        return parts[0] == "127"
+    if ":" not in host:
+        return False
+    import _socket
+
+    try:
+        return _socket.inet_pton(_socket.AF_INET6, host) == bytes(15) + b"\x01"
+    except OSError:
+        return False
 
 
 def _text(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-# The child decodes and encodes JSON with the C helpers of `_json` rather than `json`, whose import pulls
-# in re, enum and functools (more CPU than the rest of the child); `json` is the fallback.
+# The sender decodes and encodes JSON with the C helpers of `_json` rather than `json`, whose import pulls
+# in re, enum and functools (more CPU than the rest of the sender); `json` is the fallback.
 class _ScanContext:
     strict = True
     object_hook = object_pairs_hook = None
@@ -702,19 +809,18 @@ def _dumps(event: Event) -> bytes:
 
 def _decode(raw: bytes | str) -> object:
     if isinstance(raw, bytes):
-        raw = raw.decode("utf-8-sig", "replace")  # Cursor's payload starts with a byte-order mark
-    return loads(raw.removeprefix("\ufeff"))
+        raw = raw.decode("utf-8", "replace")  # not "utf-8-sig": that codec is one more module to import
+    return loads(raw.removeprefix("\ufeff"))  # Cursor's payload starts with a byte-order mark
 
 
 def _read_stdin() -> bytes:
     """All of stdin (drained so the agent's write never blocks), or b"" when it is too big or a tty."""
-    import os
-
-    if os.isatty(0):
+    system = _system()
+    if system.isatty(0):
         return b""
     chunks, size = [], 0
     while True:
-        chunk = os.read(0, 1 << 16)
+        chunk = system.read(0, 1 << 16)
         if not chunk:
             break
         size += len(chunk)
@@ -826,8 +932,7 @@ def _connect(scheme: str, host: str, port: int, timeout: float) -> "_socket.sock
     raise error
 
 
-def _deliver(cli: str, args: list[str]) -> None:
-    payload = _load(cli, args)
+def _deliver(cli: str, payload: object) -> None:
     url, token, detail = read_settings()
     event = track_turn(cli, normalise(cli, payload, detail=detail))
     if event is not None and url and token:
@@ -843,28 +948,61 @@ def track_turn(cli: str, event: Event | None, state_dir: str | None = None) -> E
     its turn still open is reported as failed. A file holds nothing but its name, the session hash."""
     if cli not in TURN_TRACKED or event is None or not event.get("session"):
         return event
-    import os
-
-    folder = state_dir or os.path.join(os.path.dirname(config_path()), "turns")
-    marker = os.path.join(folder, str(event["session"]))
+    if state_dir is None:
+        base = config_path()
+        state_dir = base[: max(base.rfind("/"), base.rfind("\\"))] + "/turns"
+    marker = f"{state_dir}/{event['session']}"
     kind = event.get("type")
     try:
         if kind == "start":
-            os.makedirs(folder, mode=0o700, exist_ok=True)
+            _makedirs(state_dir)
             open(marker, "wb").close()
         elif kind in ("success", "error"):
-            if os.path.exists(marker):
-                os.unlink(marker)
-        elif kind == "info" and event.get("title") == _ENDED[1] and os.path.exists(marker):
-            os.unlink(marker)
+            _unlink(marker)
+        elif kind == "info" and event.get("title") == _ENDED[1] and _unlink(marker):
             return {**event, "type": _FAILED[0], "title": _FAILED[1]}
     except OSError:
         pass
     return event
 
 
+def _system() -> "Any":
+    """`posix` (built in and loaded) or, on Windows, `os`: importing os costs more than the rest of the hook."""
+    try:
+        import posix
+    except ImportError:
+        import os
+
+        return os
+    return posix
+
+
+def _makedirs(path: str) -> None:
+    """mkdir -p, mode 0700."""
+    try:
+        _system().mkdir(path, 0o700)
+    except FileExistsError:
+        return
+    except FileNotFoundError:
+        parent = path.rstrip("/").rpartition("/")[0]
+        if not parent:
+            raise
+        _makedirs(parent)
+        _system().mkdir(path, 0o700)
+
+
+def _unlink(path: str) -> bool:
+    """Remove a file; whether it was there."""
+    try:
+        _system().unlink(path)
+    except FileNotFoundError:
+        return False
+    return True
+
+
 def _spawn_process(cli: str, args: list[str]) -> None:
-    """Without posix (Windows): normalise here, hand only the small event to a detached `--send` child."""
+    """Without posix (Windows), or a fork that cannot blank a payload on its command line: normalise here,
+    hand only the small event, on a pipe, to a detached `--send` child (no environment but SYSTEMROOT)."""
     import json
     import os
     import subprocess
@@ -912,9 +1050,7 @@ def main(argv: list[str]) -> int:
     try:
         mode = argv[0] if argv else ""
         if mode in SOURCES:
-            _spawn(mode, argv[1:])
-        elif mode == "--child":
-            _child(argv[1:])
+            _hook(mode, argv[1:])
         elif mode == "--send":
             _send_from_stdin()
         elif mode == "--dry-run":

@@ -14,7 +14,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from live2d_notify.events import Event, control_frame
+from live2d_notify.events import Event, Note, control_frame
 
 
 class TooManyStreams(Exception):
@@ -81,13 +81,13 @@ class Stream:
         self.ring = ring
         self.limit = limit
         self.claims = claims
-        self.buffer: list[Event] = []
+        self.buffer: list[Event | Note] = []
         self.last_id: str | None = None  # newest event handed to the reader
         self.pending_reset = False
         self.closed: str | None = None  # why, once told to close
         self._waiter: asyncio.Future[None] | None = None
 
-    def push(self, event: Event) -> bool:
+    def push(self, event: Event | Note) -> bool:
         """Queue an event; on overflow drop the backlog and flag a reset (False). Never blocks."""
         if self.closed:
             return False
@@ -131,11 +131,14 @@ class Stream:
         if self.pending_reset:
             self.pending_reset = False
             parts.append(control_frame(RESET, {"reason": "slow_consumer"}))
-            self.buffer = self.ring.after(self.last_id)
+            self.buffer = list(self.ring.after(self.last_id))
         if self.buffer:
             batch, self.buffer = self.buffer, []
             parts.extend(e.frame for e in batch)
-            self.last_id = batch[-1].id
+            last = batch[-1].id
+            if last is None:  # a Note: the newest event is further back, if there is one
+                last = next((e.id for e in reversed(batch) if e.id is not None), self.last_id)
+            self.last_id = last
         if self.closed:
             told = _TOLD.get(self.closed)
             if told is not None:
@@ -203,6 +206,26 @@ class Hub:
             stream.close(reason)
         return len(user.streams)
 
+    def tell(self, user_id: str, frame: bytes) -> int:
+        """A control frame to each of the user's open streams here (not kept for replay)."""
+        user = self._users.get(user_id)
+        if user is None:
+            return 0
+        note = Note(frame)
+        return sum(stream.push(note) for stream in user.streams)
+
+    def close_device(self, user_id: str, device_id: str) -> int:
+        """The streams a removed device opened get `event: revoked` and close."""
+        user = self._users.get(user_id)
+        if user is None:
+            return 0
+        n = 0
+        for stream in user.streams:
+            if getattr(stream.claims, "device", None) == device_id and not stream.closed:
+                stream.close(REVOKED)
+                n += 1
+        return n
+
     def close_where(self, refused: Callable[[Stream], str | None]) -> int:
         """Close every stream for which `refused` names a reason (e.g. revocations reloaded after a reconnect)."""
         n = 0
@@ -242,7 +265,7 @@ class Hub:
             missed, covered = since(shared, last_event_id, None)
             if shared:
                 newest = shared[-1].id
-                stream.buffer = [e for e in stream.buffer if e.id > newest]
+                stream.buffer = [e for e in stream.buffer if e.id is None or e.id > newest]
         else:
             missed, covered = stream.ring.since(last_event_id)
         out = b""

@@ -84,13 +84,18 @@ async def handle_publish(svc: Services, scope: Scope, receive: Receive, source: 
             if candidate is None:
                 svc.metrics.events_ignored.labels("not_notifiable").inc()
                 return IGNORED
-            candidate = {**candidate, "source": candidate.get("source") or source}
+            candidate = {
+                **candidate,
+                "source": candidate.get("source") or source,
+                "sealed": payload.get("sealed") if isinstance(payload, dict) else None,
+            }
         del payload  # the raw payload goes no further than this function
         try:
             fields = validate(candidate)
         except InvalidEvent as exc:
             raise from_invalid_event(exc) from None
         event = await _publish(svc, claims, fields)
+        svc.usage.token(claims.user_id, claims.token_id, time.time())
     except ApiError as exc:
         svc.metrics.events_rejected.labels(exc.code).inc()
         if svc.audit is not None:

@@ -8,7 +8,8 @@ config directory (Python compiles a script on every run, a .pyc it only loads):
 
 Our entries are found again by that path (MARKER), so a second run changes nothing and `--uninstall` removes
 exactly them. Every write keeps a timestamped backup of the previous file; a file we cannot read safely is
-left untouched and named on stderr. Stdlib only, like the hook. Per-CLI details: docs/hooks.md.
+left untouched and named on stderr. Stdlib only, like the hook. What each CLI gets (events, matchers,
+handlers, files, next steps) comes from the registry in clis.py; per-CLI details: docs/hooks.md.
 """
 
 from __future__ import annotations
@@ -30,9 +31,9 @@ from importlib.util import MAGIC_NUMBER
 from pathlib import Path
 from typing import Any
 
-from live2d_notify import hooks
+from live2d_notify import clis, hooks
 
-CLIS = ("claude", "codex", "gemini", "cursor", "copilot", "opencode", "aider")
+CLIS = tuple(clis.CLIS)  # claude codex gemini cursor copilot opencode aider
 MARKER = "/live2d-notify/hook.py"  # in every command we write (hook.py and hook.pyc)
 PREVIOUS = "# live2d-notify previous: "  # a setting of someone else's we replaced with --force
 AIDER_TAG = "# live2d-notify"
@@ -66,87 +67,30 @@ def launcher() -> list[str]:
     return [python, "-I", "-S", str(config_dir() / "hook.pyc")]
 
 
-def _home(variable: str, default: str) -> Path:
-    value = os.environ.get(variable)
-    return Path(value) if value else Path.home() / default
+def _user_dir(variable: str | None, default: str) -> Path:
+    """$variable if set (XDG_CONFIG_HOME only if absolute, as the XDG spec says), else ~/default."""
+    value = os.environ.get(variable) if variable else None
+    if value and (variable != "XDG_CONFIG_HOME" or os.path.isabs(value)):
+        return Path(value)
+    return Path.home() / default
 
 
 def settings_paths(cli: str, project: bool) -> list[Path]:
     """The files `install <cli>` edits, user level or (--project) in the current directory."""
-    cwd = Path.cwd()
-    if cli == "claude":  # project level: settings.local.json, as the command holds paths of this machine
-        local = cwd / ".claude" / "settings.local.json"
-        return [local if project else _home("CLAUDE_CONFIG_DIR", ".claude") / "settings.json"]
-    if cli == "codex":
-        base = cwd / ".codex" if project else _home("CODEX_HOME", ".codex")
-        return [base / "config.toml", base / "hooks.json"]
-    if cli == "gemini":
-        return [(cwd if project else Path.home()) / ".gemini" / "settings.json"]
-    if cli == "cursor":
-        return [(cwd if project else Path.home()) / ".cursor" / "hooks.json"]
-    if cli == "copilot":
-        base = cwd / ".github" / "hooks" if project else _home("COPILOT_HOME", ".copilot") / "hooks"
-        return [base / "live2d-notify.json"]
-    if cli == "opencode":
-        xdg = os.environ.get("XDG_CONFIG_HOME")
-        user = Path(xdg) if xdg and os.path.isabs(xdg) else Path.home() / ".config"
-        return [(cwd / ".opencode" if project else user / "opencode") / "plugins" / "live2d-notify.js"]
-    if cli == "aider":
-        return [(cwd if project else Path.home()) / ".aider.conf.yml"]
-    raise InstallError(f"unknown CLI {cli!r}; one of: {', '.join(CLIS)}")
+    spec = clis.CLIS.get(cli)
+    if spec is None:
+        raise InstallError(f"unknown CLI {cli!r}; one of: {', '.join(CLIS)}")
+    paths = []
+    for file in spec.files:
+        first, _, rest = file.user.partition("/")
+        paths.append(Path.cwd() / file.project if project else _user_dir(file.env, first) / rest)
+    return paths
 
 
-# -- what we write, per CLI (also the copy-paste snippets of the page) ----------------------------------
-# Events we subscribe to, per CLI (names as each CLI spells them); matchers: tool events match every tool.
-CLAUDE_EVENTS = (
-    "SessionStart UserPromptSubmit PreToolUse PermissionRequest PermissionDenied PostToolUse "
-    "PostToolUseFailure Notification Stop StopFailure SubagentStart SubagentStop PreCompact PostCompact "
-    "SessionEnd"
-)
-CODEX_EVENTS = (  # no Stop: notify already says "Done" (and works untrusted)
-    "SessionStart UserPromptSubmit PreToolUse PermissionRequest PostToolUse PostModelRequest StopFailure Interrupt "
-    "SubagentStart SubagentStop PreCompact PostCompact SessionEnd"
-)
-GEMINI_EVENTS = "SessionStart BeforeAgent BeforeTool AfterTool Notification AfterAgent PreCompress SessionEnd"
-CURSOR_EVENTS = (
-    "sessionStart beforeSubmitPrompt beforeShellExecution afterShellExecution beforeMCPExecution "
-    "afterMCPExecution afterFileEdit postToolUseFailure subagentStart subagentStop preCompact stop sessionEnd"
-)
-COPILOT_EVENTS = (
-    "sessionStart userPromptSubmitted preToolUse permissionRequest postToolUse postToolUseFailure agentStop "
-    "subagentStart subagentStop errorOccurred notification preCompact sessionEnd"
-)
-TOOL_EVENTS = "PreToolUse PostToolUse PostToolUseFailure PermissionRequest PermissionDenied BeforeTool AfterTool"
-EVERY_TOOL = dict.fromkeys(TOOL_EVENTS.split(), "*")
-
-
-def _groups(events: str, handler: Group, matchers: dict[str, str]) -> dict[str, Group]:
-    return {
-        event: ({"matcher": matchers[event]} if event in matchers else {}) | {"hooks": [handler]}
-        for event in events.split()
-    }
-
-
-# Lifecycle events run synchronously: `claude -p` abandons async hooks still running when it exits
-# (Stop and SessionEnd were lost in 16 of 28 real runs), and the turn's start must land before its
-# tool events. Ours return in milliseconds, so waiting for them costs the agent nothing noticeable.
-CLAUDE_SYNC = frozenset({"SessionStart", "UserPromptSubmit", "Stop", "StopFailure", "SessionEnd"})
-
-
-def claude_hooks(command: str) -> dict[str, Group]:
-    """`async: true` for the events in the middle of a turn: Claude Code never waits for those."""
-    handler = {"type": "command", "command": command, "timeout": 5}
-    notifications = {"Notification": "permission_prompt|idle_prompt|elicitation_dialog"}
-    groups = _groups(CLAUDE_EVENTS, handler, EVERY_TOOL | notifications)
-    for event, group in groups.items():
-        if event not in CLAUDE_SYNC:
-            group["hooks"] = [handler | {"async": True}]
-    return groups
-
-
-def codex_hooks(command: str) -> dict[str, Group]:
-    """No `async`: Codex skips async hooks."""
-    return _groups(CODEX_EVENTS, {"type": "command", "command": command, "timeout": 5}, EVERY_TOOL)
+# -- what we write, per CLI (the page renders the same blocks from static/js/clis.gen.js) -----------------
+def document(cli: str, command: str) -> dict[str, Any]:
+    """A JSON settings file holding only our entries; `command` ends with the CLI id."""
+    return {**clis.CLIS[cli].top, "hooks": {event: [entry] for event, entry in clis.entries(cli, command).items()}}
 
 
 def codex_notify(argv: list[str]) -> str:
@@ -154,71 +98,8 @@ def codex_notify(argv: list[str]) -> str:
     return "notify = [" + ", ".join(json.dumps(word, ensure_ascii=False) for word in argv) + "]"
 
 
-def gemini_hooks(command: str) -> dict[str, Group]:
-    """Gemini waits for its hooks (no async flag) and counts `timeout` in milliseconds."""
-    handler = {"type": "command", "command": command, "timeout": 3000, "name": "live2d-notify"}
-    return _groups(GEMINI_EVENTS, handler, EVERY_TOOL)  # lifecycle matchers are exact strings: none
-
-
-def cursor_hooks(command: str) -> dict[str, Group]:
-    return {event: {"command": command} for event in CURSOR_EVENTS.split()}
-
-
-def copilot_file(command: str) -> dict[str, Any]:
-    """camelCase payloads don't name their event, so each entry passes it as an argument."""
-    entries = {
-        event: [{"type": "command", "bash": f"{command} {event}", "timeoutSec": 5}] for event in COPILOT_EVENTS.split()
-    }
-    return {"version": 1, "hooks": entries}
-
-
-OPENCODE_PLUGIN = """\
-// live2d-notify: forwards opencode session, permission and tool events to the local hook (hook.py).
-// Written by `live2d-notify install opencode`; removed by `live2d-notify install opencode --uninstall`.
-// Only labels leave this process (event type, session id, tool or permission name, status, error name);
-// the hook hashes the session id and reduces names to categories. Nothing is awaited.
-import { spawn } from "node:child_process"
-
-const HOOK = __HOOK__
-const EVENTS = new Set([
-  "session.created", "session.idle", "session.error", "session.status", "session.compacted",
-  "permission.asked", "permission.updated", "question.asked",
-])
-
-function labels(p) {
-  const out = {}
-  if (!p || typeof p !== "object") return out
-  const session = p.sessionID ?? p.info?.id
-  if (typeof session === "string") out.sessionID = session
-  for (const key of ["tool", "permission", "type"]) if (typeof p[key] === "string") out[key] = p[key]
-  if (typeof p.status?.type === "string") out.status = { type: p.status.type }
-  if (typeof p.error?.name === "string") out.error = { name: p.error.name }
-  return out
-}
-
-function send(type, properties) {
-  try {
-    const child = spawn(HOOK[0], HOOK.slice(1), { detached: true, stdio: ["pipe", "ignore", "ignore"] })
-    child.on("error", () => {})
-    child.stdin.on("error", () => {})
-    child.stdin.end(JSON.stringify({ type, properties: labels(properties) }))
-    child.unref()
-  } catch {}
-}
-
-export const Live2dNotifyPlugin = async () => ({
-  event: async ({ event }) => {
-    if (event && EVENTS.has(event.type)) send(event.type, event.properties)
-  },
-  "chat.message": async (input) => send("chat.message", input),
-  "tool.execute.before": async (input) => send("tool.execute.before", input),
-  "tool.execute.after": async (input) => send("tool.execute.after", input),
-})
-"""
-
-
 def opencode_plugin(argv: list[str]) -> str:
-    return OPENCODE_PLUGIN.replace("__HOOK__", json.dumps(argv, ensure_ascii=False))
+    return clis.OPENCODE_PLUGIN.replace("__HOOK__", json.dumps(argv, ensure_ascii=False))
 
 
 def aider_lines(command: str) -> list[str]:
@@ -233,31 +114,23 @@ def snippet(cli: str, command: str) -> str:
     e.g. snippet("claude", "python3 /home/me/.config/live2d-notify/hook.py"). Use absolute paths: Codex's
     notify and opencode's plugin run the command without a shell.
     """
+    spec = clis.CLIS.get(cli)
+    if spec is None:
+        raise ValueError(f"unknown CLI {cli!r}")
     run = f"{command} {cli}"
     argv = [*shlex.split(command), cli]
-    if cli == "claude":
-        return _json({"hooks": _listed(claude_hooks(run))})
-    if cli == "codex":
-        return (
-            f"# ~/.codex/config.toml (top level, above any [table])\n{codex_notify(argv)}\n\n"
-            f"# ~/.codex/hooks.json (optional: needs [features] hooks = true, then trust them in /hooks)\n"
-            f"{_json({'hooks': _listed(codex_hooks(run))})}"
-        )
-    if cli == "gemini":
-        return _json({"hooks": _listed(gemini_hooks(run))})
-    if cli == "cursor":
-        return _json({"version": 1, "hooks": _listed(cursor_hooks(run))})
-    if cli == "copilot":
-        return _json(copilot_file(run))
-    if cli == "opencode":
-        return opencode_plugin(argv)
-    if cli == "aider":
-        return "\n".join(line.replace(f"  {AIDER_TAG}", "") for line in aider_lines(run)) + "\n"
-    raise ValueError(f"unknown CLI {cli!r}")
-
-
-def _listed(groups: dict[str, Group]) -> dict[str, list[Group]]:
-    return {event: [group] for event, group in groups.items()}
+    blocks = {
+        "hooks": lambda: _json(document(cli, run)),
+        "own": lambda: _json(document(cli, run)),
+        "notify": lambda: codex_notify(argv) + "\n",
+        "plugin": lambda: opencode_plugin(argv),
+        "yaml": lambda: "\n".join(line.replace(f"  {AIDER_TAG}", "") for line in aider_lines(run)) + "\n",
+    }
+    if len(spec.files) == 1:
+        return blocks[spec.files[0].kind]()
+    return "\n".join(
+        f"# ~/{file.user}{f' ({file.note})' if file.note else ''}\n{blocks[file.kind]()}" for file in spec.files
+    )
 
 
 # -- merging into JSON settings ---------------------------------------------------------------------
@@ -475,24 +348,19 @@ def plan(cli: str, *, project: bool = False, uninstall: bool = False, force: boo
     argv = [*launcher(), cli]
     command = shlex.join(argv)
     changes: list[Change] = []
-    for path in settings_paths(cli, project):
+    paths = settings_paths(cli, project)  # raises for an unknown CLI
+    for file, path in zip(clis.CLIS[cli].files, paths, strict=True):
         before = _read(path)
         after: str | None
-        if cli == "claude":
-            after = _merged(path, before, claude_hooks(command), uninstall)
-        elif cli == "codex" and path.suffix == ".toml":
+        if file.kind == "hooks":
+            after = _merged(path, before, clis.entries(cli, command), uninstall, **clis.CLIS[cli].top)
+        elif file.kind == "notify":
             after = _codex_config(path, before, argv, uninstall, force)
-        elif cli == "codex":
-            after = _merged(path, before, codex_hooks(command), uninstall)
-        elif cli == "gemini":
-            after = _merged(path, before, gemini_hooks(command), uninstall)
-        elif cli == "cursor":
-            after = _merged(path, before, cursor_hooks(command), uninstall, version=1)
-        elif cli == "copilot":
+        elif file.kind == "own":
             if before is not None:
                 _load_json(path, before)
-            after = _own_file(path, before, _json(copilot_file(command)), uninstall, force)
-        elif cli == "opencode":
+            after = _own_file(path, before, _json(document(cli, command)), uninstall, force)
+        elif file.kind == "plugin":
             after = _own_file(path, before, opencode_plugin(argv), uninstall, force)
         else:
             after = _aider_config(path, before, command, uninstall, force)
@@ -594,8 +462,18 @@ def check_server(url: str | None, token: str | None) -> None:
         raise InstallError("--token must be printable ASCII without spaces")
 
 
-def write_config(url: str | None, token: str | None, detail: bool | None) -> Path:
-    """Merge url / token / detail into the hook's config file: mode 0600 in a 0700 directory."""
+INSECURE_HTTP = (
+    "{url} is plain http to another machine: the hook token would cross the network unencrypted, readable by "
+    "anyone on the way. Use https://, or pass --insecure-http to allow it on purpose (e.g. a LAN without TLS; "
+    'kept in {path} as "insecure_http": true). Nothing was changed.'
+)
+
+
+def planned_config(
+    url: str | None, token: str | None, detail: bool | None, insecure_http: bool | None = None
+) -> tuple[Path, dict[str, Any]]:
+    """The hook's config file with url / token / detail / insecure_http merged in; raises before anything is
+    written, e.g. for a plain http:// URL to another machine without the opt-in (new or already stored)."""
     path = Path(hooks.config_path())
     text = _read(path)
     try:
@@ -611,29 +489,24 @@ def write_config(url: str | None, token: str | None, detail: bool | None) -> Pat
         stored["token"] = token
     if detail is not None:
         stored["detail"] = detail
+    if insecure_http:
+        stored["insecure_http"] = True
+    elif insecure_http is not None:
+        stored.pop("insecure_http", None)
+    kept = stored.get("url")
+    if isinstance(kept, str) and hooks.insecure(kept) and stored.get("insecure_http") is not True:
+        raise InstallError(INSECURE_HTTP.format(url=kept, path=path))
+    return path, stored
+
+
+def write_config(url: str | None, token: str | None, detail: bool | None, insecure_http: bool | None = None) -> Path:
+    """Merge url / token / detail / insecure_http into the hook's config file: mode 0600 in a 0700 directory."""
+    path, stored = planned_config(url, token, detail, insecure_http)
     path.parent.mkdir(parents=True, exist_ok=True)
     os.chmod(path.parent, 0o700)
     _write(path, _json(stored), 0o600)
     os.chmod(path, 0o600)
     return path
-
-
-NEXT_STEPS = {
-    "claude": "Start a new Claude Code session (/hooks lists them). Tool events are async; the hook returns in ms.",
-    "codex": (
-        "notify reports every finished turn. For start, working and permission states also enable\n"
-        "hooks: add\n  [features]\n  hooks = true\nto {0}, then run /hooks in Codex and trust the\n"
-        "live2d-notify entries (Codex skips untrusted hooks silently)."
-    ),
-    "gemini": (
-        "Restart Gemini CLI (/hooks panel lists them). Hooks are on by default; if they do not fire, set\n"
-        '"hooksConfig": {{"enabled": true}} (older versions: "tools": {{"enableHooks": true}}) in {0}.'
-    ),
-    "cursor": "Restart Cursor (Settings → Hooks lists them).",
-    "copilot": "Copilot CLI loads {0} on its next start (project hooks need the folder trusted).",
-    "opencode": "Restart opencode: its plugin forwards session, permission and tool events to the hook.",
-    "aider": "Restart aider: it runs the hook whenever it waits for your input.",
-}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -655,11 +528,18 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="opt in to file base names / program names in titles",
     )
+    parser.add_argument(
+        "--insecure-http",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="allow a plain http:// URL to another machine: the token then crosses the network unencrypted",
+    )
     return parser
 
 
 def main(argv: list[str]) -> int:
-    """`live2d-notify install <cli> [--project] [--uninstall] [--dry-run] [--snippet] [--force] [--url …]`."""
+    """`live2d-notify install <cli> [--project] [--uninstall] [--dry-run] [--snippet] [--force] [--url …]
+    [--token …] [--[no-]detail] [--[no-]insecure-http]`."""
     args = _parser().parse_args(argv)
     out = print
     try:
@@ -669,8 +549,10 @@ def main(argv: list[str]) -> int:
         changes = plan(args.cli, project=args.project, uninstall=args.uninstall, force=args.force)
         url = args.url or os.environ.get(hooks.ENV_URL) or None
         token = args.token or os.environ.get(hooks.ENV_TOKEN) or None
-        configure = not args.uninstall and (url is not None or token is not None or args.detail is not None)
-        check_server(url, token)
+        options = (url, token, args.detail, args.insecure_http)
+        configure = not args.uninstall and any(option is not None for option in options)
+        if configure:
+            planned_config(*options)  # raises before anything is written
         if args.dry_run:
             out(diff(changes) or "no change")
             if configure:
@@ -679,7 +561,7 @@ def main(argv: list[str]) -> int:
                 out(f"would install the hook as {launcher()[-1]}")
             return 0
         if configure:
-            write_config(url, token, args.detail)
+            write_config(*options)
             out(f"config: {hooks.config_path()} (mode 0600)")
         if not args.uninstall:
             install_hook_files(out)
@@ -688,7 +570,7 @@ def main(argv: list[str]) -> int:
         print(f"live2d-notify install: error: {exc}", file=sys.stderr)
         return 1
     if not args.uninstall:
-        out("next: " + NEXT_STEPS[args.cli].format(*(str(c.path) for c in changes)))
+        out("next: " + " ".join(step.replace("{0}", str(changes[0].path)) for step in clis.CLIS[args.cli].next))
         stored_url, stored_token, _ = hooks.read_settings()
         if not (stored_url and stored_token):
             out(

@@ -21,9 +21,18 @@ _STR = {"type": "string"}
 _TIME = {"type": "string", "format": "date-time"}
 _CREDENTIALS = {
     "type": "object",
-    "required": ["user_id", "session_token", "session_expires_at", "hook_token", "hook_token_id", "hook_expires_at"],
+    "required": [
+        "user_id",
+        "device_id",
+        "session_token",
+        "session_expires_at",
+        "hook_token",
+        "hook_token_id",
+        "hook_expires_at",
+    ],
     "properties": {
         "user_id": _STR,
+        "device_id": _STR,
         "session_token": _STR,
         "session_expires_at": _TIME,
         "hook_token": _STR,
@@ -39,6 +48,53 @@ _EVENT_BODY = {
         **{name: {"type": ["string", "null"], "maxLength": n} for name, n in LIMITS.items()},
     },
 }
+
+
+_NULL_TIME = {"type": ["string", "null"], "format": "date-time"}
+_TOKEN = {
+    "type": "object",
+    "required": ["token_id", "label", "created_at", "expires_at", "last_used_at"],
+    "properties": {
+        "token_id": _STR,
+        "label": {"type": ["string", "null"]},
+        "created_at": _TIME,
+        "expires_at": _TIME,
+        "last_used_at": _NULL_TIME,
+    },
+}
+_DEVICE = {
+    "type": "object",
+    "required": ["device_id", "label", "created_at", "last_seen_at", "current"],
+    "properties": {
+        "device_id": _STR,
+        "label": _STR,
+        "created_at": _TIME,
+        "last_seen_at": _TIME,
+        "current": {"type": "boolean"},
+    },
+}
+_AGENT = {
+    "type": "object",
+    "required": ["session", "source", "state", "tool", "title", "sealed", "updated_at"],
+    "properties": {
+        "session": _STR,
+        "source": _STR,
+        "state": {"type": "string", "enum": ["working", "waiting", "done", "failed", "ended"]},
+        "tool": {"type": ["string", "null"]},
+        "title": {"type": ["string", "null"]},
+        "sealed": {"type": ["string", "null"]},
+        "updated_at": _TIME,
+    },
+}
+_LABEL = {"type": "object", "properties": {"label": {"type": "string", "maxLength": 64}}}
+
+
+def _list(name: str, item: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "object", "required": [name], "properties": {name: {"type": "array", "items": item}}}
+
+
+def _path(name: str) -> list[dict[str, Any]]:
+    return [{"name": name, "in": "path", "required": True, "schema": _STR}]
 
 
 def _errors(*codes: int) -> dict[str, Any]:
@@ -105,6 +161,11 @@ def openapi_document() -> dict[str, Any]:
                 )
             },
             "/api/tokens": {
+                "get": _op(
+                    "Your hook tokens, newest first (metadata only)",
+                    {"200": _json(_list("tokens", _TOKEN)), **_errors(401, 403, 429, 503)},
+                    auth="session",
+                ),
                 "post": _op(
                     "Another hook token",
                     {
@@ -125,7 +186,7 @@ def openapi_document() -> dict[str, Any]:
                     auth="session",
                     body={"type": "object", "properties": {"label": {"type": "string", "maxLength": 64}}},
                     required=False,
-                )
+                ),
             },
             "/api/tokens/{token_id}": {
                 "delete": _op(
@@ -139,6 +200,77 @@ def openapi_document() -> dict[str, Any]:
                 "post": _op(
                     "Revoke every token; get new ones",
                     {"200": _json({"$ref": "#/components/schemas/Credentials"}), **_errors(401, 403, 429, 503)},
+                    auth="session",
+                )
+            },
+            "/api/devices": {
+                "get": _op(
+                    "Your devices",
+                    {"200": _json(_list("devices", _DEVICE)), **_errors(401, 403, 429, 503)},
+                    auth="session",
+                )
+            },
+            "/api/devices/{device_id}": {
+                "patch": _op(
+                    "Rename a device",
+                    {"200": _json(_DEVICE), **_errors(400, 401, 403, 404, 413, 415, 422, 429, 503)},
+                    auth="session",
+                    body={**_LABEL, "required": ["label"]},
+                    params=_path("device_id"),
+                ),
+                "delete": _op(
+                    "Remove a device: its sessions and streams end (idempotent)",
+                    {"204": {"description": "removed (or never yours)"}, **_errors(401, 403, 429, 503)},
+                    auth="session",
+                    params=_path("device_id"),
+                ),
+            },
+            "/api/pairings": {
+                "post": _op(
+                    "A one-time code that pairs another device",
+                    {
+                        "201": _json(
+                            {
+                                "type": "object",
+                                "required": ["code", "expires_at"],
+                                "properties": {"code": _STR, "expires_at": _TIME},
+                            }
+                        ),
+                        **_errors(401, 403, 429, 503),
+                    },
+                    auth="session",
+                )
+            },
+            "/api/pairings/claim": {
+                "post": _op(
+                    "Join the code's account as a new device",
+                    {
+                        "201": _json(
+                            {
+                                "type": "object",
+                                "required": ["user_id", "device_id", "session_token", "session_expires_at"],
+                                "properties": {
+                                    "user_id": _STR,
+                                    "device_id": _STR,
+                                    "session_token": _STR,
+                                    "session_expires_at": _TIME,
+                                },
+                            }
+                        ),
+                        **_errors(400, 401, 403, 413, 415, 422, 429, 503),
+                    },
+                    auth=None,
+                    body={
+                        "type": "object",
+                        "required": ["code"],
+                        "properties": {"code": {"type": "string", "maxLength": 128}, "label": {"type": "string"}},
+                    },
+                )
+            },
+            "/api/agents": {
+                "get": _op(
+                    "Every agent session's latest state, newest first",
+                    {"200": _json(_list("agents", _AGENT)), **_errors(401, 403, 429, 503)},
                     auth="session",
                 )
             },

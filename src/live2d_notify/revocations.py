@@ -8,11 +8,16 @@ from live2d_notify.tokens import BadToken, Claims
 
 
 class Revocations:
-    """Revoked token ids (scoped to their user) and per-user not-before times."""
+    """Revoked token ids and devices (scoped to their user) and per-user not-before times."""
 
     def __init__(self) -> None:
         self._tokens: dict[tuple[str, str], int] = {}  # (user_id, token_id) → purge after (unix s)
+        self._devices: dict[tuple[str, str], int] = {}  # (user_id, device_id) → purge after
         self._not_before: dict[str, tuple[int, int]] = {}  # user_id → (not_before µs, purge after)
+
+    def revoke_device(self, user_id: str, device_id: str, purge_after: int) -> None:
+        """Every session token and stream ticket of the device, whenever it was minted."""
+        self._devices[(user_id, device_id)] = purge_after
 
     def revoke_token(self, user_id: str, token_id: str, purge_after: int) -> None:
         self._tokens[(user_id, token_id)] = purge_after
@@ -38,6 +43,8 @@ class Revocations:
         """Raise `token_revoked` if this token, or every token of its user before a time, was revoked."""
         if self._tokens and (claims.user_id, claims.token_id) in self._tokens:
             raise BadToken("token_revoked", "The token was revoked.")
+        if claims.device is not None and self._devices and (claims.user_id, claims.device) in self._devices:
+            raise BadToken("token_revoked", "This device was removed.")
         nb = self._not_before.get(claims.user_id)
         if nb is not None and claims.issued_us < nb[0]:
             raise BadToken("token_revoked", "The token was revoked.")
@@ -48,10 +55,13 @@ class Revocations:
         old_tokens = [k for k, until in self._tokens.items() if until <= t]
         for k in old_tokens:
             del self._tokens[k]
+        old_devices = [k for k, until in self._devices.items() if until <= t]
+        for k in old_devices:
+            del self._devices[k]
         old_users = [u for u, (_, until) in self._not_before.items() if until <= t]
         for u in old_users:
             del self._not_before[u]
-        return len(old_tokens) + len(old_users)
+        return len(old_tokens) + len(old_devices) + len(old_users)
 
     def __len__(self) -> int:
-        return len(self._tokens) + len(self._not_before)
+        return len(self._tokens) + len(self._devices) + len(self._not_before)

@@ -15,6 +15,7 @@ from live2d_notify.events import Deduper
 from live2d_notify.hub import Hub
 from live2d_notify.metrics import Metrics
 from live2d_notify.ratelimit import RateLimiter
+from live2d_notify.records import Usage
 from live2d_notify.revocations import Revocations
 from live2d_notify.store import AuditLog, Store
 from live2d_notify.tokens import TokenService
@@ -47,6 +48,7 @@ class Services:
     audit: AuditLog | None
     dedupe: Deduper
     gate: StreamGate
+    usage: Usage
     revocation_horizon: int  # seconds a revocation is kept: the longest token lifetime ever issued
 
 

@@ -129,9 +129,12 @@ async def open_stream(
             except TooManyStreams:
                 raise too_many from None
             try:
+                if claims.device is not None:
+                    svc.usage.device(user_id, claims.device, time.time())
                 shared = await broker.history(user_id) if last_id is not None else None
                 ready = control_frame("ready", {"heartbeat": svc.settings.heartbeat}, retry_ms=RETRY_MS)
-                yield stream, ready + hub.catch_up(stream, last_id, shared)
+                cards = control_frame("agents", {"agents": await broker.agents(user_id)})
+                yield stream, ready + cards + hub.catch_up(stream, last_id, shared)
             finally:
                 hub.unsubscribe(stream)
         finally:

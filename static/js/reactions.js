@@ -1,5 +1,7 @@
 // What the character does for each event: pure data, shared by the Live2D and the fallback renderer.
 
+import { MCP_PREFIXES, QUESTION_TOOLS, TOOL_CATEGORIES, TOOLS } from "./clis.gen.js";
+
 /** Event types, in the order the page lists them. */
 export const EVENT_TYPES = ["start", "progress", "success", "error", "waiting", "info"];
 
@@ -8,29 +10,20 @@ export const IMPORTANT_TYPES = new Set(["success", "error", "waiting"]);
 
 /**
  * Tool categories. The server's hook normaliser already reduces tool names to these, but events
- * posted by hand (or by older hooks) may carry a CLI's raw tool name, so map those too.
+ * posted by hand (or by older hooks) may carry a CLI's raw tool name, so map those too: with hooks.py's
+ * own table (through the generated clis.gen.js), and "ask" for the tools that put a question to you.
  */
-const TOOL_ALIASES = {
-  command: ["command", "bash", "bashoutput", "killshell", "shell", "run_shell_command", "exec_command", "local_shell",
-    "unified_exec", "run_terminal_cmd", "terminal", "powershell", "write_stdin"],
-  edit: ["edit", "write", "multiedit", "multi_edit", "notebookedit", "write_file", "replace", "apply_patch", "create",
-    "edit_file", "str_replace", "str_replace_editor", "search_replace", "patch", "delete_file"],
-  read: ["read", "read_file", "read_many_files", "notebookread", "view", "view_image", "ls", "list_dir", "list_directory"],
-  search: ["search", "grep", "glob", "rg", "search_file_content", "codebase_search", "file_search", "grep_search", "find"],
-  web: ["web", "webfetch", "websearch", "web_fetch", "web_search", "google_web_search", "fetch"],
-  agent: ["agent", "task", "subagent", "delegate_to_agent"],
-  mcp: ["mcp"],
-  plan: ["plan", "exitplanmode", "enterplanmode", "update_plan"],
-  todo: ["todo", "todowrite", "todoread", "write_todos", "update_todo", "todo_write"],
-  ask: ["ask", "askuserquestion", "ask_user", "request_user_input"],
-};
-const TOOL_LOOKUP = new Map(Object.entries(TOOL_ALIASES).flatMap(([cat, names]) => names.map((n) => [n, cat])));
+const TOOL_LOOKUP = new Map([
+  ...TOOL_CATEGORIES.map((category) => [category, category]),
+  ...Object.entries(TOOLS).flatMap(([category, names]) => names.map((name) => [name, category])),
+  ...["ask", ...QUESTION_TOOLS].map((name) => [name, "ask"]),
+]);
 
 /** Reduce a tool name (category or raw CLI name) to a category, or null when there is no tool. */
 export function toolCategory(tool) {
   if (tool === null || tool === undefined || tool === "") return null;
   const name = String(tool).trim().toLowerCase();
-  if (name.startsWith("mcp__") || name.startsWith("mcp:") || name.startsWith("mcp.")) return "mcp";
+  if (MCP_PREFIXES.some((prefix) => name.startsWith(prefix))) return "mcp";
   return TOOL_LOOKUP.get(name) || TOOL_LOOKUP.get(name.replace(/[\s-]+/g, "_")) || "other";
 }
 

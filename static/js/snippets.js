@@ -1,8 +1,9 @@
 // Every set-up snippet the page shows, in one table keyed by CLI id (the ids of `live2d-notify install`).
 //
-// The blocks are the ones `live2d-notify install <cli>` writes (src/live2d_notify/install.py, ported here
-// so the page renders them itself; tests/test_page_setup.py checks they stay the same), with one
-// difference: the page cannot know the person's interpreter or home directory, so the command is
+// The blocks are the ones `live2d-notify install <cli>` writes, built here from the same registry
+// (src/live2d_notify/clis.py, read through the generated ./clis.gen.js: events, matchers, handlers, files,
+// next steps, the opencode plugin) so the page renders them itself; tests/test_page_setup.py checks they stay
+// the same. One difference: the page cannot know the person's interpreter or home directory, so the command is
 // HOOK_COMMAND, `python3` on PATH and `~`, which the shell each CLI runs its hooks in expands. Codex's
 // `notify` and opencode's plugin run without a shell, so theirs expand `~` themselves.
 //
@@ -13,6 +14,8 @@
 // A block's id becomes data-testid="snippet-<id>"; "json" blocks must parse, "toml" ones too (tested).
 // ctx = { url, token, tokenLabel }: this server's address (no trailing slash) and the hook token in use.
 
+import { CLIS, OPENCODE_PLUGIN } from "./clis.gen.js";
+
 /** Quote a string for a POSIX shell. */
 export function shellQuote(value) {
   return `'${String(value).replace(/'/g, `'"'"'`)}'`;
@@ -22,65 +25,34 @@ export function shellQuote(value) {
 export const HOOK_DIR = "~/.config/live2d-notify";
 export const HOOK_COMMAND = `python3 -I -S ${HOOK_DIR}/hook.pyc`;
 
-// ----- the entries install.py writes (same events, matchers, handlers) -----
+// ----- the entries install.py writes: clis.entries(), ported over the same tables -----
 
-const CLAUDE_EVENTS =
-  "SessionStart UserPromptSubmit PreToolUse PermissionRequest PermissionDenied PostToolUse " +
-  "PostToolUseFailure Notification Stop StopFailure SubagentStart SubagentStop PreCompact PostCompact SessionEnd";
-const CLAUDE_SYNC = new Set(["SessionStart", "UserPromptSubmit", "Stop", "StopFailure", "SessionEnd"]);
-const CODEX_EVENTS =
-  "SessionStart UserPromptSubmit PreToolUse PermissionRequest PostToolUse PostModelRequest StopFailure Interrupt " +
-  "SubagentStart SubagentStop PreCompact PostCompact SessionEnd";
-const GEMINI_EVENTS = "SessionStart BeforeAgent BeforeTool AfterTool Notification AfterAgent PreCompress SessionEnd";
-const CURSOR_EVENTS =
-  "sessionStart beforeSubmitPrompt beforeShellExecution afterShellExecution beforeMCPExecution " +
-  "afterMCPExecution afterFileEdit postToolUseFailure subagentStart subagentStop preCompact stop sessionEnd";
-const COPILOT_EVENTS =
-  "sessionStart userPromptSubmitted preToolUse permissionRequest postToolUse postToolUseFailure agentStop " +
-  "subagentStart subagentStop errorOccurred notification preCompact sessionEnd";
-// The zero-install http hooks: fewer events, as each one carries the whole payload over the network
-// (PostToolUse, with the tool's whole output, is left out; PreToolUse and Stop say the same).
-const CLAUDE_HTTP_EVENTS = [
-  ["SessionStart", null],
-  ["UserPromptSubmit", null],
-  ["PreToolUse", "*"],
-  ["PostToolUseFailure", "*"],
-  ["PermissionRequest", "*"],
-  ["Notification", "permission_prompt|idle_prompt|elicitation_dialog|agent_needs_input"],
-  ["Stop", null],
-  ["StopFailure", null],
-  ["SubagentStop", null],
-];
-const TOOL_EVENTS = "PreToolUse PostToolUse PostToolUseFailure PermissionRequest PermissionDenied BeforeTool AfterTool";
-const EVERY_TOOL = Object.fromEntries(TOOL_EVENTS.split(" ").map((event) => [event, "*"]));
+const fill = (value, command, event) =>
+  typeof value === "string" ? value.replaceAll("{command}", command).replaceAll("{event}", event) : value;
 
-/** { event: [group] }: one group per event, tool events matching every tool. */
-function groups(events, handler, matchers, handlerFor = () => handler) {
+/** { event: [entry] } for `cli` and a hook command ending with the CLI id (clis.entries in clis.py). */
+export function entries(cli, command) {
+  const spec = CLIS[cli];
   return Object.fromEntries(
-    events.split(" ").map((event) => {
-      const group = event in matchers ? { matcher: matchers[event] } : {};
-      return [event, [{ ...group, hooks: [handlerFor(event)] }]];
+    spec.events.map((event) => {
+      const handler = Object.fromEntries(Object.entries(spec.handler).map(([key, value]) => [key, fill(value, command, event)]));
+      if (spec.sync && !spec.sync.includes(event)) handler.async = true;
+      const matcher = event in spec.matchers ? { matcher: spec.matchers[event] } : {};
+      return [event, [spec.grouped ? { ...matcher, hooks: [handler] } : handler]];
     }),
   );
 }
 
+/** A JSON settings file of `cli` holding only our entries (install.document in install.py). */
+const settingsOf = (cli) => settingsJson({ ...CLIS[cli].top, hooks: entries(cli, run(cli)) });
+
+/** A CLI's file (its first, or its first of that kind): { kind, user: "~/…", project, env, note }. */
+const fileOf = (cli, kind = null) => CLIS[cli].files.find((file) => kind === null || file.kind === kind);
+
+/** The CLI's next steps, its first file's path in place of {0}. */
+const nextOf = (cli) => CLIS[cli].next.map((step) => step.replaceAll("{0}", CLIS[cli].files[0].user));
+
 const run = (cli) => `${HOOK_COMMAND} ${cli}`;
-
-function claudeHooks(command) {
-  const handler = { type: "command", command, timeout: 5 };
-  const matchers = { ...EVERY_TOOL, Notification: "permission_prompt|idle_prompt|elicitation_dialog" };
-  // Lifecycle events synchronous (`claude -p` drops async hooks still running at exit); the rest async.
-  return groups(CLAUDE_EVENTS, handler, matchers, (event) => (CLAUDE_SYNC.has(event) ? handler : { ...handler, async: true }));
-}
-
-const codexHooks = (command) => groups(CODEX_EVENTS, { type: "command", command, timeout: 5 }, EVERY_TOOL);
-const geminiHooks = (command) =>
-  groups(GEMINI_EVENTS, { type: "command", command, timeout: 3000, name: "live2d-notify" }, EVERY_TOOL);
-const cursorHooks = (command) => Object.fromEntries(CURSOR_EVENTS.split(" ").map((event) => [event, [{ command }]]));
-const copilotHooks = (command) =>
-  Object.fromEntries(
-    COPILOT_EVENTS.split(" ").map((event) => [event, [{ type: "command", bash: `${command} ${event}`, timeoutSec: 5 }]]),
-  );
 
 /** JSON on one line per value, with spaces: a settings block that still reads well. */
 function inline(value) {
@@ -104,49 +76,6 @@ function settingsJson(settings) {
 }
 
 // opencode's plugin, as install.py writes it (OPENCODE_PLUGIN); here the hook's path comes from homedir().
-const OPENCODE_PLUGIN = `// live2d-notify: forwards opencode session, permission and tool events to the local hook (hook.py).
-// Written by \`live2d-notify install opencode\`; removed by \`live2d-notify install opencode --uninstall\`.
-// Only labels leave this process (event type, session id, tool or permission name, status, error name);
-// the hook hashes the session id and reduces names to categories. Nothing is awaited.
-import { spawn } from "node:child_process"
-
-const HOOK = __HOOK__
-const EVENTS = new Set([
-  "session.created", "session.idle", "session.error", "session.status", "session.compacted",
-  "permission.asked", "permission.updated", "question.asked",
-])
-
-function labels(p) {
-  const out = {}
-  if (!p || typeof p !== "object") return out
-  const session = p.sessionID ?? p.info?.id
-  if (typeof session === "string") out.sessionID = session
-  for (const key of ["tool", "permission", "type"]) if (typeof p[key] === "string") out[key] = p[key]
-  if (typeof p.status?.type === "string") out.status = { type: p.status.type }
-  if (typeof p.error?.name === "string") out.error = { name: p.error.name }
-  return out
-}
-
-function send(type, properties) {
-  try {
-    const child = spawn(HOOK[0], HOOK.slice(1), { detached: true, stdio: ["pipe", "ignore", "ignore"] })
-    child.on("error", () => {})
-    child.stdin.on("error", () => {})
-    child.stdin.end(JSON.stringify({ type, properties: labels(properties) }))
-    child.unref()
-  } catch {}
-}
-
-export const Live2dNotifyPlugin = async () => ({
-  event: async ({ event }) => {
-    if (event && EVENTS.has(event.type)) send(event.type, event.properties)
-  },
-  "chat.message": async (input) => send("chat.message", input),
-  "tool.execute.before": async (input) => send("tool.execute.before", input),
-  "tool.execute.after": async (input) => send("tool.execute.after", input),
-})
-`;
-
 function opencodePlugin() {
   const [python, ...flags] = HOOK_COMMAND.split(" ").slice(0, -1);
   const path = `${HOOK_DIR.replace(/^~\//, "")}/hook.pyc`;
@@ -189,15 +118,18 @@ const JQ_MERGE =
   ".[0] as $add | ($add | del(.hooks)) + (.[1] // {}) | .hooks = (reduce ($add.hooks | to_entries[]) as $e " +
   "(.hooks // {}; .[$e.key] = ([(.[$e.key] // [])[] | select(ours | not)] + $e.value)))";
 
-/** The jq command that merges the block saved in /tmp into `file`, keeping a .bak copy. */
+/**
+ * The jq command that merges a pasted block into `file`, keeping a .bak copy. The block waits in a file of
+ * mktemp's (mode 0600, never a fixed /tmp name another user could read or plant: it may hold a token),
+ * removed at the end; if jq fails, the file is put back as it was.
+ */
 export function mergeCommand(file) {
   const dir = file.slice(0, file.lastIndexOf("/"));
   return [
-    "# Save the block above as /tmp/live2d-notify-hooks.json first.",
-    `mkdir -p ${dir} && { [ -f ${file} ] || echo '{}' > ${file}; }`,
-    `cp ${file} ${file}.bak`,
-    `jq -s ${shellQuote(JQ_MERGE)} \\`,
-    `  /tmp/live2d-notify-hooks.json ${file}.bak > ${file}`,
+    "# Run this, paste the block above, then press Ctrl-D.",
+    't="$(mktemp)" && cat > "$t" && \\',
+    `mkdir -p ${dir} && { [ -f ${file} ] || echo '{}' > ${file}; } && cp ${file} ${file}.bak && \\`,
+    `{ jq -s ${shellQuote(JQ_MERGE)} "$t" ${file}.bak > ${file} || cp ${file}.bak ${file}; }; rm -f "$t"`,
   ].join("\n");
 }
 
@@ -212,41 +144,42 @@ export const SETUP = {
     "It copies the hook to `~/.config/live2d-notify/`, keeps the URL and token in `config.json` there " +
     "(mode 0600, never in the agent's settings), merges its entries into the settings file below with a " +
     "timestamped backup, and tells you what is left to do. `--project`: this folder only; `--dry-run`: show " +
-    "the change; `--uninstall`: take it out. The `live2d-notify` command comes with this project " +
+    "the change; `--uninstall`: take it out; `--insecure-http`: allow a plain `http://` URL to another " +
+    "machine on purpose (the token then crosses the network unencrypted). The `live2d-notify` command " +
+    "comes with this project " +
     "(`pip install` a checkout of it; after `make run` it is `.venv/bin/live2d-notify`).",
   manualNote:
     "The same for every CLI; it needs only `curl` and `python3`. `python3` is looked up on your PATH each " +
     "time the hook runs: for the fastest start, put the interpreter's real path " +
     "(`python3 -c 'import os, sys; print(os.path.realpath(sys.executable))'`) in its place, in the compile " +
     "line and in the block below, and re-run the compile line after upgrading Python. `LIVE2D_NOTIFY_URL` " +
-    "and `LIVE2D_NOTIFY_TOKEN` in the agent's environment take precedence over the file.",
+    "and `LIVE2D_NOTIFY_TOKEN` in the agent's environment take precedence over the file only when both are " +
+    "set. A plain `http://` URL to another machine is refused (the token would cross the network " +
+    "unencrypted) unless the file also says `\"insecure_http\": true`.",
   installCommand,
   setupCommands,
 };
 
 export const SNIPPETS = {
   claude: {
-    label: "Claude Code",
+    label: CLIS.claude.label,
     intro: "Claude Code runs the hook on its session, prompt, tool, permission and notification events.",
     install: true,
     files: [
       {
         id: "claude-local",
-        file: "~/.claude/settings.json",
+        file: fileOf("claude").user,
         language: "json",
         paragraphs: [
-          "Then put this in `~/.claude/settings.json` (for one project: `.claude/settings.local.json`, " +
+          `Then put this in \`${fileOf("claude").user}\` (for one project: \`${fileOf("claude").project}\`, ` +
             "which is not committed).",
           MERGE_JSON,
         ],
-        render: () => settingsJson({ hooks: claudeHooks(run("claude")) }),
-        merge: { id: "claude-merge", file: "~/.claude/settings.json" },
+        render: () => settingsOf("claude"),
+        merge: { id: "claude-merge", file: fileOf("claude").user },
       },
     ],
-    next: [
-      "Start a new session; `/hooks` lists the entries. Mid-turn events are `async` (Claude never waits " +
-        "for them); the others return in milliseconds.",
-    ],
+    next: nextOf("claude"),
     zeroInstall: {
       warning:
         "This zero-install hook sends Claude Code's whole hook payload (commands, file paths, edited text, " +
@@ -262,19 +195,22 @@ export const SNIPPETS = {
       blocks: [
         {
           id: "claude",
-          label: "~/.claude/settings.json (http hooks)",
+          label: `${fileOf("claude").user} (http hooks)`,
           language: "json",
           render: ({ url, token }) => {
             const handler = { type: "http", url: `${url}/api/hooks/claude`, headers: { Authorization: `Bearer ${token}` }, timeout: 5 };
-            const matchers = Object.fromEntries(CLAUDE_HTTP_EVENTS.filter(([, matcher]) => matcher));
-            return settingsJson({ hooks: groups(CLAUDE_HTTP_EVENTS.map(([event]) => event).join(" "), handler, matchers) });
+            const groups = Object.entries(CLIS.claude.httpEvents).map(([event, matcher]) => [
+              event,
+              [{ ...(matcher ? { matcher } : {}), hooks: [handler] }],
+            ]);
+            return settingsJson({ hooks: Object.fromEntries(groups) });
           },
         },
       ],
     },
   },
   codex: {
-    label: "Codex CLI",
+    label: CLIS.codex.label,
     intro:
       "Codex reports every finished turn through `notify`, which needs no trust step; its hooks add the start, " +
       "working and permission states.",
@@ -282,10 +218,10 @@ export const SNIPPETS = {
     files: [
       {
         id: "codex",
-        file: "~/.codex/config.toml",
+        file: fileOf("codex", "notify").user,
         language: "toml",
         paragraphs: [
-          "Then add this line at the top level of `~/.codex/config.toml`, above any `[table]`. Codex runs one " +
+          `Then add this line at the top level of \`${fileOf("codex", "notify").user}\`, above any \`[table]\`. Codex runs one ` +
             "`notify` command: if you already have one, choose (`live2d-notify install codex --force` keeps " +
             "yours as a comment). Codex runs it without a shell, so `sh -c` expands the `~`.",
         ],
@@ -293,84 +229,76 @@ export const SNIPPETS = {
       },
       {
         id: "codex-hooks",
-        file: "~/.codex/hooks.json",
+        file: fileOf("codex", "hooks").user,
         language: "json",
         paragraphs: [
-          "And, for the start, working and permission states, `~/.codex/hooks.json` (no `async`: Codex skips " +
+          `And, for the start, working and permission states, \`${fileOf("codex", "hooks").user}\` (no \`async\`: Codex skips ` +
             "async hooks; no `Stop`: notify says Done already).",
           MERGE_JSON,
         ],
-        render: () => settingsJson({ hooks: codexHooks(run("codex")) }),
-        merge: { id: "codex-merge", file: "~/.codex/hooks.json" },
+        render: () => settingsOf("codex"),
+        merge: { id: "codex-merge", file: fileOf("codex", "hooks").user },
       },
     ],
-    next: [
-      "Hooks need the switch below in `~/.codex/config.toml` (add `hooks = true` to your `[features]` table " +
-        "if you have one), then `/hooks` in Codex to trust the live2d-notify entries: Codex skips untrusted " +
-        "hooks silently. Without that, notify alone still says Done after every turn.",
-    ],
-    extras: [{ id: "codex-features", label: "~/.codex/config.toml: turn hooks on", language: "toml", render: () => "[features]\nhooks = true" }],
+    next: nextOf("codex"),
+    extras: [{ id: "codex-features", label: `${fileOf("codex", "notify").user}: turn hooks on`, language: "toml", render: () => "[features]\nhooks = true" }],
   },
   gemini: {
-    label: "Gemini CLI",
+    label: CLIS.gemini.label,
     intro: "Gemini CLI runs the hook on its session, agent, tool and permission events (`timeout` is in milliseconds).",
     install: true,
     files: [
       {
         id: "gemini",
-        file: "~/.gemini/settings.json",
+        file: fileOf("gemini").user,
         language: "json",
         paragraphs: [
-          "Then put this in `~/.gemini/settings.json` (for one project: `.gemini/settings.json`).",
+          `Then put this in \`${fileOf("gemini").user}\` (for one project: \`${fileOf("gemini").project}\`).`,
           MERGE_JSON,
         ],
-        render: () => settingsJson({ hooks: geminiHooks(run("gemini")) }),
-        merge: { id: "gemini-merge", file: "~/.gemini/settings.json" },
+        render: () => settingsOf("gemini"),
+        merge: { id: "gemini-merge", file: fileOf("gemini").user },
       },
     ],
-    next: [
-      "Restart Gemini CLI; `/hooks panel` lists them.",
-      "Hooks are on by default in current versions. If they do not fire, add the switch below to " +
-        "`~/.gemini/settings.json` (older versions: `\"tools\": {\"enableHooks\": true}`).",
-    ],
-    extras: [{ id: "gemini-switch", label: "~/.gemini/settings.json: the hooks switch", language: "json", render: () => settingsJson({ hooksConfig: { enabled: true } }) }],
+    next: nextOf("gemini"),
+    extras: [{ id: "gemini-switch", label: `${fileOf("gemini").user}: the hooks switch`, language: "json", render: () => settingsJson({ hooksConfig: { enabled: true } }) }],
   },
   cursor: {
-    label: "Cursor",
+    label: CLIS.cursor.label,
     intro: "Cursor runs the hook on its session, prompt, shell, MCP, edit and stop events; it never answers Cursor's permission questions.",
     install: true,
     files: [
       {
         id: "cursor",
-        file: "~/.cursor/hooks.json",
+        file: fileOf("cursor").user,
         language: "json",
-        paragraphs: ["Then put this in `~/.cursor/hooks.json` (for one project: `.cursor/hooks.json`).", MERGE_JSON],
-        render: () => settingsJson({ version: 1, hooks: cursorHooks(run("cursor")) }),
-        merge: { id: "cursor-merge", file: "~/.cursor/hooks.json" },
+        paragraphs: [`Then put this in \`${fileOf("cursor").user}\` (for one project: \`${fileOf("cursor").project}\`).`, MERGE_JSON],
+        render: () => settingsOf("cursor"),
+        merge: { id: "cursor-merge", file: fileOf("cursor").user },
       },
     ],
-    next: ["Restart Cursor; Settings → Hooks lists them."],
+    next: nextOf("cursor"),
   },
   copilot: {
-    label: "Copilot CLI",
+    label: CLIS.copilot.label,
     intro: "GitHub Copilot CLI runs the hook on its session, prompt, tool, permission and error events; each entry names its event.",
     install: true,
     files: [
       {
         id: "copilot",
-        file: "~/.copilot/hooks/live2d-notify.json",
+        file: fileOf("copilot").user,
         language: "json",
         paragraphs: [
-          "Then save this as a file of its own, `~/.copilot/hooks/live2d-notify.json` (for one repository: " +
-            "`.github/hooks/live2d-notify.json`): nothing to merge.",
+          `Then save this as a file of its own, \`${fileOf("copilot").user}\` (for one repository: ` +
+            `\`${fileOf("copilot").project}\`): nothing to merge.`,
         ],
-        render: () => settingsJson({ version: 1, hooks: copilotHooks(run("copilot")) }),
+        render: () => settingsOf("copilot"),
       },
     ],
-    next: ["Copilot CLI loads it on its next start (project hooks need the folder trusted)."],
+    next: nextOf("copilot"),
   },
   opencode: {
-    label: "opencode",
+    label: CLIS.opencode.label,
     intro:
       "opencode has plugins, not shell hooks: this one forwards a few session, permission and tool events to the " +
       "hook, passing only labels (event type, session id, tool or permission name), never arguments or messages.",
@@ -378,19 +306,19 @@ export const SNIPPETS = {
     files: [
       {
         id: "opencode",
-        file: "~/.config/opencode/plugins/live2d-notify.js",
+        file: fileOf("opencode").user,
         language: "javascript",
         paragraphs: [
-          "Then save this as `~/.config/opencode/plugins/live2d-notify.js` (for one project: " +
-            "`.opencode/plugins/live2d-notify.js`): a file of its own, nothing to merge.",
+          `Then save this as \`${fileOf("opencode").user}\` (for one project: ` +
+            `\`${fileOf("opencode").project}\`): a file of its own, nothing to merge.`,
         ],
         render: opencodePlugin,
       },
     ],
-    next: ["Restart opencode."],
+    next: nextOf("opencode"),
   },
   aider: {
-    label: "Aider",
+    label: CLIS.aider.label,
     intro:
       "Aider runs a command, with no payload, whenever it waits for your input: the character shows " +
       "“Waiting for your input”.",
@@ -398,17 +326,17 @@ export const SNIPPETS = {
     files: [
       {
         id: "aider",
-        file: "~/.aider.conf.yml",
+        file: fileOf("aider").user,
         language: "yaml",
         paragraphs: [
-          "Then add these two top-level lines to `~/.aider.conf.yml` (for one project: `./.aider.conf.yml`). " +
+          `Then add these two top-level lines to \`${fileOf("aider").user}\` (for one project: \`./${fileOf("aider").project}\`). ` +
             "Aider runs the command only with `notifications: true`, and only one command: replace a " +
             "`notifications-command` you already have, or keep yours.",
         ],
         render: () => `notifications: true\nnotifications-command: '${run("aider").replace(/'/g, "''")}'`,
       },
     ],
-    next: ["Restart aider."],
+    next: nextOf("aider"),
   },
   curl: {
     label: "curl",

@@ -7,9 +7,10 @@ them in this process and SQLite; the Redis broker in Redis.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 from live2d_notify.events import Event
+from live2d_notify.records import Records
 
 
 class BrokerUnavailable(Exception):
@@ -19,6 +20,7 @@ class BrokerUnavailable(Exception):
 class Broker(Protocol):
     propagation_us: int  # how long a revocation may take to reach every process (µs)
     connected: bool  # False while this process may be missing revocations (then it mints nothing)
+    records: Records  # tokens, devices, pairing codes: SQLite, or Redis when processes share them
 
     async def start(self) -> None:
         """Connect, load revocations into the mirror, and begin listening."""
@@ -28,6 +30,19 @@ class Broker(Protocol):
 
     async def history(self, user_id: str) -> list[Event] | None:
         """The shared replay buffer, oldest first; None when this process's own ring is the buffer."""
+
+    async def agents(self, user_id: str) -> list[dict[str, Any]]:
+        """The user's agent cards (agents.py), newest first, as every process sees them."""
+
+    async def tell(self, user_id: str, frame: bytes) -> None:
+        """A control frame (devices, tokens, approvals) to the user's open streams on every process."""
+
+    async def revoke_device(self, user_id: str, device_id: str, purge_after: int) -> None:
+        """Refuse the device's sessions and tickets and close its streams, on every process (this
+        process's mirror and streams before any await)."""
+
+    async def load_device_revocations(self, horizon: int) -> None:
+        """Put the devices removed in the last `horizon` seconds into the revocation mirror (at start)."""
 
     async def revoke_token(self, user_id: str, token_id: str, purge_after: int) -> None:
         """Revoke one token of this user, on every process: this process's mirror before any await."""
@@ -51,6 +66,9 @@ class Broker(Protocol):
 
     async def purge(self) -> None:
         """Forget revocations of tokens that have expired anyway."""
+
+    async def save(self) -> None:
+        """Write what this process keeps in memory for a restart (agent cards); every few seconds."""
 
     async def stop(self) -> None:
         """Disconnect."""

@@ -1,11 +1,18 @@
-"""The single-process broker: ids from this process's clock, revocations in SQLite, fan-out in-process."""
+"""The single-process broker: ids from this process's clock, revocations and records in SQLite, fan-out
+and agent cards in-process (the cards saved to SQLite every few seconds, so a restart keeps them)."""
 
 from __future__ import annotations
 
+import time
+from typing import Any
+
 from loguru import logger
 
+from live2d_notify import agents
+from live2d_notify.agents import Agents
 from live2d_notify.events import Event, IdClock
 from live2d_notify.hub import Hub
+from live2d_notify.records import Records
 from live2d_notify.revocations import Revocations
 from live2d_notify.store import Store
 
@@ -17,8 +24,10 @@ class MemoryBroker:
     def __init__(self, hub: Hub, store: Store, revocations: Revocations) -> None:
         self.hub = hub
         self.store = store
+        self.records: Records = store
         self.revocations = revocations
         self.ids = IdClock()
+        self.cards = Agents()
 
     async def start(self) -> None:
         tokens, users = await self.store.load_revocations()
@@ -26,9 +35,19 @@ class MemoryBroker:
             self.revocations.revoke_token(user_id, token_id, until)
         for user_id, not_before, until in users:
             self.revocations.revoke_user(user_id, not_before, until)
+        horizon = (time.time() - agents.FORGET_AFTER) * 1_000_000
+        for user_id, records in (await self.store.load_agents(int(horizon))).items():
+            self.cards.load(user_id, records)
+
+    async def load_device_revocations(self, horizon: int) -> None:
+        for user_id, device_id, at in await self.store.removed_devices(time.time() - horizon):
+            self.revocations.revoke_device(user_id, device_id, int(at) + horizon)
 
     async def publish(self, user_id: str, fields: dict[str, str | None]) -> Event:
         event = Event.create(fields, self.ids)
+        change = agents.changes(fields, event.us)
+        if change is not None:
+            self.cards.update(user_id, change)
         n = self.hub.deliver(user_id, event)
         logger.debug("event delivered user={} id={} streams={}", user_id, event.id, n)
         return event
@@ -36,16 +55,27 @@ class MemoryBroker:
     async def history(self, user_id: str) -> list[Event] | None:
         return None
 
+    async def agents(self, user_id: str) -> list[dict[str, Any]]:
+        return self.cards.snapshot(user_id)
+
+    async def tell(self, user_id: str, frame: bytes) -> None:
+        self.hub.tell(user_id, frame)
+
     # The mirror (what every request checks) changes first, before any await: a token minted while the
     # durable write is under way must already see the revocation.
     async def revoke_token(self, user_id: str, token_id: str, purge_after: int) -> None:
         self.revocations.revoke_token(user_id, token_id, purge_after)
-        await self.store.revoke_token(user_id, token_id, purge_after)
+        await self.store.save_token_revocation(user_id, token_id, purge_after)
 
     async def revoke_user(self, user_id: str, not_before_us: int, purge_after: int) -> None:
         self.revocations.revoke_user(user_id, not_before_us, purge_after)
         self.hub.close_user(user_id)
-        await self.store.revoke_user(user_id, not_before_us, purge_after)
+        await self.store.save_user_revocation(user_id, not_before_us, purge_after)
+
+    async def revoke_device(self, user_id: str, device_id: str, purge_after: int) -> None:
+        """Durable already: the device row says when it was removed (records.remove_device)."""
+        self.revocations.revoke_device(user_id, device_id, purge_after)
+        self.hub.close_device(user_id, device_id)
 
     async def longest_lifetime(self, current: int) -> int:
         return await self.store.longest_lifetime(current)
@@ -59,8 +89,15 @@ class MemoryBroker:
     async def ready(self) -> str | None:
         return None
 
+    async def save(self) -> None:
+        """Write the agent cards that changed since the last save."""
+        dirty, self.cards.dirty = self.cards.dirty, set()
+        if dirty:
+            await self.store.save_agents({user_id: self.cards.records(user_id) for user_id in dirty})
+
     async def purge(self) -> None:
         self.revocations.purge()
+        self.cards.forget_old()
 
     async def stop(self) -> None:
-        return None
+        await self.save()

@@ -25,29 +25,60 @@ import redis.asyncio as aioredis
 from loguru import logger
 from redis.exceptions import NoScriptError, RedisError
 
+from live2d_notify import agents
 from live2d_notify.brokers.base import BrokerUnavailable
+from live2d_notify.brokers.redis_records import RedisRecords
 from live2d_notify.events import Event
 from live2d_notify.hub import REVOKED, Hub
 from live2d_notify.logs import trace_id
+from live2d_notify.records import Records
 from live2d_notify.revocations import Revocations
+from live2d_notify.tokens import now_us
 
 EVENTS = "l2n:events"
 CONTROL = "l2n:control"
 REVOKED_TOKENS = "l2n:revoked:tokens"
 REVOKED_USERS = "l2n:revoked:users"
+REVOKED_DEVICES = "l2n:revoked:devices"
 LONGEST = "l2n:longest-lifetime"
 PROPAGATION_US = 2_000_000  # how far in the future a revoke-all's cut-off lies: above any pub/sub delay
 SLOT_TTL_MS = 60_000
 SLOT_REFRESH = 20.0
 
+# KEYS: ring, events channel, agent cards, cards by time. ARGV: replay age (ms), replay size, user, event
+# JSON, trace id, the card's change (JSON, or ''), cards kept, cards' lifetime (s).
 _PUBLISH = """
 local id = redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[2], '*', 'f', ARGV[4])
 local t = redis.call('TIME')
 local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('XTRIM', KEYS[1], 'MINID', tostring(now_ms - tonumber(ARGV[1])))
 redis.call('PEXPIRE', KEYS[1], ARGV[1])
+if ARGV[6] ~= '' then
+  local change = cjson.decode(ARGV[6])
+  local session = change['session']
+  local old = redis.call('HGET', KEYS[3], session)
+  local card = {}
+  if old then card = cjson.decode(old) end
+  for k, v in pairs(change) do card[k] = v end
+  redis.call('HSET', KEYS[3], session, cjson.encode(card))
+  redis.call('ZADD', KEYS[4], tonumber(change['us']), session)
+  local extra = redis.call('ZCARD', KEYS[4]) - tonumber(ARGV[7])
+  if extra > 0 then
+    local gone = redis.call('ZRANGE', KEYS[4], 0, extra - 1)
+    redis.call('ZREMRANGEBYRANK', KEYS[4], 0, extra - 1)
+    redis.call('HDEL', KEYS[3], unpack(gone))
+  end
+  redis.call('EXPIRE', KEYS[3], ARGV[8])
+  redis.call('EXPIRE', KEYS[4], ARGV[8])
+end
 redis.call('PUBLISH', KEYS[2], ARGV[3] .. '\\n' .. id .. '\\n' .. ARGV[5] .. '\\n' .. ARGV[4])
 return id
+"""
+
+_AGENTS = """
+local sessions = redis.call('ZREVRANGE', KEYS[2], 0, tonumber(ARGV[1]) - 1)
+if #sessions == 0 then return {} end
+return redis.call('HMGET', KEYS[1], unpack(sessions))
 """
 
 _ACQUIRE = """
@@ -80,6 +111,14 @@ def _ring(user_id: str) -> str:
     return f"l2n:ring:{user_id}"
 
 
+def _cards(user_id: str) -> str:
+    return f"l2n:agents:{user_id}"
+
+
+def _cards_by_time(user_id: str) -> str:
+    return f"l2n:agents-by-time:{user_id}"
+
+
 def _slots(user_id: str) -> str:
     return f"l2n:streams:{user_id}"
 
@@ -105,6 +144,8 @@ class RedisBroker:
         self._publish = self.redis.register_script(_PUBLISH)
         self._acquire = self.redis.register_script(_ACQUIRE)
         self._longest = self.redis.register_script(_LONGEST)
+        self._agents = self.redis.register_script(_AGENTS)
+        self.records: Records = RedisRecords(self.redis, keep=30 * 86400)
         self._process = f"{os.getpid()}-{secrets.token_hex(4)}"
         self._slots: dict[str, str] = {}  # member → user_id, this process's open streams
         self._tasks: list[asyncio.Task[None]] = []
@@ -148,7 +189,19 @@ class RedisBroker:
         """Queue the event for the next batch: every publish of one loop turn shares one pipeline,
         so a burst costs one round trip to Redis rather than one each."""
         body = json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
-        args: list[str | int] = [int(self.hub.replay_age * 1000), self.hub.replay_size, user_id, body, trace_id.get()]
+        change = agents.changes(fields, now_us())
+        if change is not None:
+            change["us"] = str(change["us"])  # Lua's cjson keeps 14 digits of a number: a string keeps all
+        args: list[str | int] = [
+            int(self.hub.replay_age * 1000),
+            self.hub.replay_size,
+            user_id,
+            body,
+            trace_id.get(),
+            json.dumps(change, ensure_ascii=False, separators=(",", ":")) if change is not None else "",
+            agents.MAX_SESSIONS,
+            agents.FORGET_AFTER,
+        ]
         future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
         self._batch.append((user_id, args, future))
         if len(self._batch) == 1:
@@ -181,7 +234,9 @@ class RedisBroker:
         try:
             pipe = self.redis.pipeline(transaction=False)
             for user_id, args, _ in batch:
-                pipe.evalsha(self._publish.sha, 2, _ring(user_id), EVENTS, *args)
+                pipe.evalsha(
+                    self._publish.sha, 4, _ring(user_id), EVENTS, _cards(user_id), _cards_by_time(user_id), *args
+                )
             return list(await pipe.execute(raise_on_error=False))
         except (RedisError, OSError) as exc:
             return [exc] * len(batch)
@@ -198,6 +253,24 @@ class RedisBroker:
             if us >= horizon:
                 out.append(Event.from_parts(eid, us, json.loads(data[b"f"])))
         return out
+
+    async def agents(self, user_id: str) -> list[dict[str, Any]]:
+        try:
+            rows = await self._agents(keys=[_cards(user_id), _cards_by_time(user_id)], args=[agents.MAX_SESSIONS])
+        except (RedisError, OSError):
+            return []
+        horizon = (time.time() - agents.FORGET_AFTER) * 1_000_000
+        cards = [json.loads(row) for row in rows if row is not None]
+        return [agents.card(c) for c in cards if int(c.get("us") or 0) >= horizon]
+
+    async def tell(self, user_id: str, frame: bytes) -> None:
+        self.hub.tell(user_id, frame)
+        msg = json.dumps({"op": "tell", "user": user_id, "frame": frame.decode(), "from": self._process})
+        with contextlib.suppress(RedisError, OSError):  # a missed list update: the page refetches on its next stream
+            await self.redis.publish(CONTROL, msg)
+
+    async def save(self) -> None:
+        return None  # nothing of ours lives only in this process
 
     def _on_event(self, data: bytes) -> None:
         user, rid, trace, body = data.split(b"\n", 3)
@@ -229,6 +302,17 @@ class RedisBroker:
             lambda p: (p.hset(REVOKED_USERS, user_id, f"{not_before_us}:{purge_after}"), p.publish(CONTROL, msg))
         )
 
+    async def revoke_device(self, user_id: str, device_id: str, purge_after: int) -> None:
+        self.revocations.revoke_device(user_id, device_id, purge_after)
+        self.hub.close_device(user_id, device_id)
+        msg = json.dumps({"op": "device", "user": user_id, "device": device_id, "until": purge_after})
+        await self._write(
+            lambda p: (p.hset(REVOKED_DEVICES, f"{user_id}\x1f{device_id}", purge_after), p.publish(CONTROL, msg))
+        )
+
+    async def load_device_revocations(self, horizon: int) -> None:
+        return None  # loaded with the others, whenever the subscription (re)starts
+
     async def longest_lifetime(self, current: int) -> int:
         """The longest token lifetime any process has issued with: revocations are kept that long."""
         try:
@@ -251,11 +335,21 @@ class RedisBroker:
         elif msg["op"] == "user":
             self.revocations.revoke_user(msg["user"], int(msg["nb"]), int(msg["until"]))
             self.hub.close_user(msg["user"])
+        elif msg["op"] == "device":
+            self.revocations.revoke_device(msg["user"], msg["device"], int(msg["until"]))
+            self.hub.close_device(msg["user"], msg["device"])
+        elif msg["op"] == "tell" and msg.get("from") != self._process:
+            self.hub.tell(msg["user"], msg["frame"].encode())
 
     async def _load_revocations(self) -> int:
         tokens = await self.redis.hgetall(REVOKED_TOKENS)
         users = await self.redis.hgetall(REVOKED_USERS)
+        devices = await self.redis.hgetall(REVOKED_DEVICES)
         now = time.time()
+        for key, until in devices.items():
+            user_id, _, device_id = key.decode().partition("\x1f")
+            if int(until) > now:
+                self.revocations.revoke_device(user_id, device_id, int(until))
         for key, until in tokens.items():
             user_id, _, token_id = key.decode().partition("\x1f")
             if int(until) > now:
@@ -264,7 +358,7 @@ class RedisBroker:
             nb, _, until = value.decode().partition(":")
             if int(until) > now:
                 self.revocations.revoke_user(user.decode(), int(nb), int(until))
-        return len(tokens) + len(users)
+        return len(tokens) + len(users) + len(devices)
 
     async def purge(self) -> None:
         self.revocations.purge()
@@ -278,6 +372,10 @@ class RedisBroker:
             old = [k for k, v in users.items() if int(v.decode().partition(":")[2]) <= now]
             if old:
                 await self.redis.hdel(REVOKED_USERS, *old)
+            devices = await self.redis.hgetall(REVOKED_DEVICES)
+            old = [k for k, until in devices.items() if int(until) <= now]
+            if old:
+                await self.redis.hdel(REVOKED_DEVICES, *old)
 
     # -- stream slots -----------------------------------------------------------------------
     async def acquire_stream(self, user_id: str, stream_id: str, cap: int) -> bool:
