@@ -189,13 +189,24 @@ export class Account extends EventTarget {
     return this.hooks.find((h) => h.id === id) || null;
   }
 
-  /** The server's list of live hook tokens arrived (`ids`, fetched or sent at `since`): forget the
-   * secrets of tokens no longer on it (revoked or expired elsewhere), except ones minted after `since`. */
-  keepOnlyHooks(ids, since) {
+  /** The server's list of live hook tokens arrived (`ids`, as of `since`; `seen`: every id a list has
+   * held): forget the secrets of tokens no longer on it (revoked or expired elsewhere). A token counts as
+   * gone once a list held it and a later one does not, or when it is missing from a list newer than its
+   * minting by `graceMs` (so a list that raced this browser's own POST /api/tokens drops nothing). */
+  keepOnlyHooks(ids, seen, since, graceMs) {
     if (!this.signedIn) return;
     const live = new Set(ids);
-    const kept = this.state.hooks.filter((h) => live.has(h.id) || (h.obtainedAt || 0) >= since);
-    if (kept.length === this.state.hooks.length) return;
+    let changed = false;
+    const kept = this.state.hooks.filter((h) => {
+      if (live.has(h.id)) {
+        if (!h.listed) changed = h.listed = true;
+        return true;
+      }
+      const gone = h.listed || seen.has(h.id) || (h.obtainedAt || 0) < since - graceMs;
+      if (gone) changed = true;
+      return !gone;
+    });
+    if (!changed) return;
     this.state.hooks = kept;
     if (!kept.some((h) => h.id === this.state.primaryHookId)) this.state.primaryHookId = kept[0] ? kept[0].id : null;
     this._save();

@@ -36,7 +36,7 @@ import { InstallPanel } from "./install-command.js";
 
 const LISTS_REFRESH_MS = 60000; // the lists again (last used, last seen) and the expiry texts
 const TOKENS_AFTER_EVENT_MS = 5000; // an agent event means a token was used: its "last used", at most this often
-const HOOK_SECRETS_GRACE_MS = 10000; // a secret minted this recently is kept even if a list lacks it
+const HOOK_SECRETS_GRACE_MS = 10000; // a secret no list has held yet is kept this long after its minting
 
 const config = readConfig(window.LIVE2D_NOTIFY_CONFIG);
 const api = createApi(config.apiBase);
@@ -66,8 +66,8 @@ const models = new ModelPicker({
   elements: { select: byTestId("model-select"), form: byTestId("own-model-form"), note: $(".renderer-note"), stage: byTestId("character") },
 });
 
-const tokenList = new ServerList(account, "/api/tokens", "tokens");
-const deviceList = new ServerList(account, "/api/devices", "devices");
+const tokenList = new ServerList(account, "/api/tokens", "tokens", "token_id");
+const deviceList = new ServerList(account, "/api/devices", "devices", "device_id");
 const tokens = new TokensPanel($(".tokens-panel"), { account, tokens: tokenList, announcer, notice, copy });
 const snippets = new SnippetsView(byTestId("snippets"), { account, origin: api.origin, prefs, copy });
 const devices = new DevicesPanel($(".devices-panel"), { account, devices: deviceList, announcer, notice });
@@ -98,7 +98,9 @@ const pairing = new PairingClaim(
   { account, api, notice, announcer },
 );
 tokenList.addEventListener("change", () => {
-  if (tokenList.items) account.keepOnlyHooks(tokenList.items.map((t) => t.token_id), tokenList.receivedAt - HOOK_SECRETS_GRACE_MS);
+  if (tokenList.items) {
+    account.keepOnlyHooks(tokenList.items.map((t) => t.token_id), tokenList.seen, tokenList.receivedAt, HOOK_SECRETS_GRACE_MS);
+  }
   tokens.render();
 });
 deviceList.addEventListener("change", () => devices.render());

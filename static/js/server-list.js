@@ -5,12 +5,14 @@
 // old as the fetch, and any later change sends another event.
 
 export class ServerList extends EventTarget {
-  /** @param path the GET route; `field` the array in its answer. Dispatches "change". */
-  constructor(account, path, field) {
+  /** @param path the GET route; `field` the array in its answer; `idField` each item's id. Dispatches "change". */
+  constructor(account, path, field, idField) {
     super();
     this.account = account;
     this.path = path;
     this.field = field;
+    this.idField = idField;
+    this.seen = new Set(); // every id a list of this account has held
     this.items = null; // null: not known yet (or the server has no such route)
     this.receivedAt = 0; // when the current items were fetched or sent (Date.now())
     this._version = 0;
@@ -49,11 +51,13 @@ export class ServerList extends EventTarget {
     this._version += 1;
     this.items = null;
     this.receivedAt = 0;
+    this.seen.clear();
     this.dispatchEvent(new Event("change"));
   }
 
   _set(items, at) {
     this.items = items.filter((item) => item && typeof item === "object");
+    for (const item of this.items) this.seen.add(item[this.idField]);
     this.receivedAt = at;
     this.dispatchEvent(new Event("change"));
   }

@@ -31,6 +31,7 @@ export class TokensPanel {
     const primary = account.primaryHook;
     byTestId("hook-token", this.root).textContent = primary ? primary.token : "";
     byTestId("copy-token", this.root).disabled = !primary;
+    $(".token-row", this.root).hidden = !primary;
     const expiry = byTestId("hook-expiry", this.root);
     expiry.textContent = primary
       ? `“${primary.label}”, ${expiryText(primary.expiresAt)}.`
@@ -74,30 +75,26 @@ export class TokensPanel {
     li.dataset.tokenId = token.id;
     li.dataset.held = String(Boolean(held));
     li.dataset.lastUsedAt = token.lastUsedAt || "";
-    const name = document.createElement("span");
-    name.className = "token-label";
-    name.textContent = token.label;
+    const main = document.createElement("div");
+    main.className = "token-main";
+    main.append(textSpan("token-label", token.label));
     const facts = [];
     if (token.createdAt) facts.push(`created ${relativeTime(token.createdAt)}`);
     facts.push(expiryText(token.expiresAt));
     if (token.lastUsedAt !== undefined) facts.push(token.lastUsedAt ? `last used ${relativeTime(token.lastUsedAt)}` : "never used");
-    const when = document.createElement("span");
-    when.className = "muted token-facts";
-    when.textContent = facts.filter(Boolean).join(" · ");
-    li.append(name, when);
     const label = token.label;
+    const actions = document.createElement("div");
+    actions.className = "token-actions";
     if (held && primary && held.id === primary.id) {
-      const badge = document.createElement("span");
-      badge.className = "badge";
-      badge.textContent = "in use";
-      li.append(badge);
+      main.append(textSpan("badge", "in use"));
     } else if (held) {
-      li.append(smallButton("Use", `Use “${label}” in the snippets`, () => this.account.usePrimaryHook(held.id)));
+      actions.append(smallButton("Use", `Use “${label}” in the snippets`, () => this.account.usePrimaryHook(held.id)));
     } else {
-      li.append(textSpan("muted token-elsewhere", "made on another device"));
+      main.append(textSpan("muted token-elsewhere", "made on another device"));
     }
-    if (held) li.append(smallButton("Copy", `Copy the “${label}” token`, (e) => this.copy(held.token, e.currentTarget)));
-    li.append(
+    main.append(textSpan("muted token-facts", facts.filter(Boolean).join(" · ")));
+    if (held) actions.append(smallButton("Copy", `Copy the “${label}” token`, (e) => this.copy(held.token, e.currentTarget)));
+    actions.append(
       smallButton("Revoke", `Revoke the “${label}” token`, async (e) => {
         const button = e.currentTarget;
         button.disabled = true;
@@ -111,6 +108,7 @@ export class TokensPanel {
         }
       }, "btn-danger"),
     );
+    li.append(main, actions);
     return li;
   }
 
