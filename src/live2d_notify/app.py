@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import gc
 import json
+import mimetypes
 import posixpath
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -20,10 +21,12 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.responses import HTMLResponse
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from live2d_notify.answers import Desk
 from live2d_notify.brokers import create_broker
 from live2d_notify.config import Settings, SettingsError
 from live2d_notify.errors import ApiError
@@ -75,12 +78,22 @@ def vendor_prefixes(static_dir: Path) -> tuple[str, ...]:
     return tuple(f"/node_modules/{p}" for p in listed if isinstance(p, str) and p and ".." not in p)
 
 
+# Third-party files change only with static/package-lock.json (exact versions): a month in caches. The
+# page's own files are revalidated (ETag) on every load, so a deploy shows at once; the service worker
+# keeps the shell for offline use either way.
+VENDOR_CACHE = b"public, max-age=2592000"
+OWN_CACHE = b"no-cache"
+
+
 class _Fallback:
-    """After the API routes: static/ for the page (with its security headers); a JSON 404 under /api."""
+    """After the API routes: static/ for the page (compressed, with its security and cache headers); a
+    JSON 404 under /api. Nothing but the page's own files is compressed: the event stream never is."""
 
     def __init__(self, static_dir: Path) -> None:
         self.static: ASGIApp | None = (
-            StaticFiles(directory=static_dir, html=True) if (static_dir / "index.html").exists() else None
+            GZipMiddleware(StaticFiles(directory=static_dir, html=True), minimum_size=512, compresslevel=9)
+            if (static_dir / "index.html").exists()
+            else None
         )
         self.vendor = vendor_prefixes(static_dir)
 
@@ -91,9 +104,11 @@ class _Fallback:
         if "/node_modules/" in (normal := posixpath.normpath(path) + "/") and not normal.startswith(self.vendor):
             raise HTTPException(404)  # the rest of node_modules (package.json files, sources, tools) stays private
 
+        cache = VENDOR_CACHE if path.startswith("/node_modules/") else OWN_CACHE
+
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), *PAGE_HEADERS]
+                message["headers"] = [*message.get("headers", []), *PAGE_HEADERS, (b"cache-control", cache)]
             await send(message)
 
         if self.static is None:
@@ -142,6 +157,8 @@ async def _build_on(settings: Settings, store: Store) -> Services:
         raise
     metrics = Metrics()
     metrics.bind_hub(hub)
+    desk = Desk(broker, hub, settings.approval_ttl)
+    await desk.start()
     return Services(
         settings=settings,
         store=store,
@@ -161,6 +178,7 @@ async def _build_on(settings: Settings, store: Store) -> Services:
         dedupe=Deduper(),
         gate=StreamGate(settings.max_streams, settings.streams_per_ip),
         usage=Usage(),
+        desk=desk,
         revocation_horizon=horizon,
     )
 
@@ -182,6 +200,7 @@ async def _housekeeping(svc: Services) -> None:
             await svc.broker.purge()
             await svc.store.purge(svc.settings.audit_retention)
             await svc.store.purge_records(time.time(), svc.revocation_horizon)
+            await svc.desk.sweep()
         except Exception:  # noqa: BLE001 - housekeeping must never stop
             logger.exception("housekeeping failed")
 
@@ -230,6 +249,7 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
     finally:
         svc.hub.close_all()
+        svc.desk.stop()
         for task in tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -252,6 +272,7 @@ class _App(Starlette):
 
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_env()
+    mimetypes.add_type("application/manifest+json", ".webmanifest")  # the page's web app manifest
     setup_logging(settings.log_format, settings.log_level)
     middleware = [Middleware(RequestLog)]
     if settings.cors_origins:
