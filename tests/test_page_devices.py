@@ -451,3 +451,28 @@ def test_each_click_on_add_a_device_makes_a_new_one_time_link(
     page.get_by_test_id("pairing-close").click()
     expect(page.get_by_test_id("pairing")).to_be_hidden()
     expect(page.get_by_test_id("pairing-link")).not_to_have_attribute("href", re.compile("."))
+
+
+@browser_test
+def test_a_link_opened_in_a_page_already_open_asks_too_and_its_own_accounts_link_changes_nothing(
+    new_context: Callable[..., BrowserContext], shared_server: LiveServer
+) -> None:
+    laptop = open_page(new_context(NO_WEBGL), shared_server)
+    own_link = make_link(laptop)
+    other = open_page(new_context(NO_WEBGL), shared_server)
+    before = account(other)
+
+    # The same account's link in the laptop's own tab: it says so, claims nothing.
+    laptop.evaluate("(hash) => { location.hash = hash; }", own_link.split("#", 1)[1])
+    expect(laptop.get_by_test_id("notice")).to_contain_text("already on that account")
+    assert laptop.evaluate("location.hash") == ""
+    expect(laptop.get_by_test_id("pair-dialog")).to_be_hidden()
+
+    # Another account's link in an open page: asked, the fragment gone at once.
+    other.evaluate("(hash) => { location.hash = hash; }", own_link.split("#", 1)[1])
+    expect(other.get_by_test_id("pair-dialog")).to_be_visible()
+    assert other.evaluate("location.hash") == ""
+    other.get_by_test_id("pair-switch").click()
+    expect(other.get_by_test_id("pair-dialog")).to_be_hidden()
+    expect(devices(laptop)).to_have_count(2, timeout=2_000)
+    assert account(other)["userId"] == account(laptop)["userId"] != before["userId"]
