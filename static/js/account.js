@@ -106,6 +106,16 @@ export class Account extends EventTarget {
 
   // ----- flows -----
 
+  /** Replace the user key with a fresh one (the remedy for a leaked key, SECURITY.md). What was sealed
+   * with the old one no longer opens here; hooks and other devices need the new one. */
+  renewUserKey() {
+    if (!this.state) return null;
+    this.state.userKey = newUserKey();
+    this._save();
+    this._changed();
+    return this.state.userKey;
+  }
+
   /** Sign up on the first visit; keep an existing account; stay signed out if signed out. */
   async ensure() {
     if (this.signedIn || this.signedOut) {
@@ -136,6 +146,7 @@ export class Account extends EventTarget {
       hooks,
       primaryHookId: hooks.length ? hooks[0].id : null,
       signedOut: null,
+      joinedAt: now, // this session's start: a new one (even on the same account) means a new stream
     };
     this._save();
     this._changed();

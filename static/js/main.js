@@ -33,6 +33,12 @@ import { DevicesPanel } from "./devices-panel.js";
 import { PairingView } from "./pairing-view.js";
 import { PairingClaim } from "./pairing.js";
 import { InstallPanel } from "./install-command.js";
+import { Approvals } from "./approvals.js";
+import { ApprovalCards } from "./approval-cards.js";
+import { ApprovalAlerts } from "./approval-alerts.js";
+import { UserKeyPanel } from "./user-key.js";
+import { decisionProof } from "./seal.js";
+import { CLIS } from "./clis.gen.js";
 
 const LISTS_REFRESH_MS = 60000; // the lists again (last used, last seen) and the expiry texts
 const TOKENS_AFTER_EVENT_MS = 5000; // an agent event means a token was used: its "last used", at most this often
@@ -74,6 +80,7 @@ const devices = new DevicesPanel($(".devices-panel"), { account, devices: device
 const pairingView = new PairingView($(".devices-panel"), { account, announcer, copy });
 const install = new InstallPanel($(".install-panel"), {
   account,
+  prefs,
   origin: api.origin,
   copy,
   notice,
@@ -97,6 +104,40 @@ const pairing = new PairingClaim(
   },
   { account, api, notice, announcer },
 );
+// ----- approvals: permission prompts answered from this page -----
+const approvals = new Approvals();
+const approvalCards = new ApprovalCards($(".approvals-panel"), byTestId("approval-list"), {
+  approvals,
+  open: (sealed) => (account.userKey ? openSealed(account.userKey, sealed) : null),
+  label: (source) => (CLIS[source] && CLIS[source].label) || source,
+  announcer,
+  focusAfter: $("#agents-heading"),
+  decide: (approval, behavior, message) => {
+    const proof = decisionProof(account.userKey, approval.id, behavior, approval.sealed || "", message);
+    const body = message ? { behavior, message, proof } : { behavior, proof };
+    return account.authed("POST", `/api/approvals/${encodeURIComponent(approval.id)}/decision`, body);
+  },
+});
+new ApprovalAlerts({ approvals, cards: approvalCards, notifier });
+new UserKeyPanel($(".user-key"), { account, announcer, notice, after: () => $(".install-list:not([hidden]) pre") || $("#install-heading") });
+stream.addEventListener("approval", (e) => approvals.receive(e.detail));
+stream.addEventListener("approvals", (e) => approvals.replace(e.detail));
+/** The pending approvals again (after a gap in the stream: a change may have been missed). */
+function fetchApprovals() {
+  const asOf = Date.now();
+  account.authed("GET", "/api/approvals").then((data) => data && approvals.replace(data.approvals, asOf), () => {});
+}
+let shownKey = null;
+/** A new user key (or another account's): every sealed detail is opened again with it. */
+function keyChanged() {
+  if (account.userKey === shownKey) return;
+  shownKey = account.userKey;
+  cards.forget();
+  cards.render(sessions.list);
+  approvalCards.rekey(shownKey);
+}
+// ----- end of approvals -----
+
 tokenList.addEventListener("change", () => {
   if (tokenList.items) {
     account.keepOnlyHooks(tokenList.items.map((t) => t.token_id), tokenList.seen, tokenList.receivedAt, HOOK_SECRETS_GRACE_MS);
@@ -116,7 +157,8 @@ new AccountView(
   { account, notice },
   {
     signedIn() {
-      if (stream.follow(account.userId)) {
+      if (stream.follow(account.userId && `${account.userId} ${account.state.joinedAt || ""}`)) {
+        approvals.clear();
         events.clear();
         cards.forget();
         sessions.clear();
@@ -126,6 +168,7 @@ new AccountView(
         devices.clear();
         pairingView.hide();
       }
+      keyChanged();
       tokens.render();
       snippets.render();
       devices.render();
@@ -133,6 +176,7 @@ new AccountView(
     },
     signedOut() {
       stream.follow(null);
+      approvals.clear();
       sessions.clear();
       spotlight.refresh();
       tokenList.clear();
@@ -187,6 +231,7 @@ stream.addEventListener("agents", (e) => {
 stream.addEventListener("reset", () => {
   events.addGap("Some events were missed while disconnected.");
   fetchLists();
+  fetchApprovals();
   // What the gap lost, from the server's per-session snapshot (GET /api/agents; none before it exists).
   account.authed("GET", "/api/agents").then((data) => {
     if (data && Array.isArray(data.agents)) {

@@ -107,8 +107,10 @@ export class PairingClaim {
     const { el } = this;
     el.switchButton.disabled = true;
     el.retry.disabled = true;
+    const before = this.account.userId;
+    let joined;
     try {
-      await this.account.claimPairing(found.code, found.key);
+      joined = await this.account.claimPairing(found.code, found.key);
     } catch (err) {
       const retryable = err.status === 429 || err.status === 0;
       this._pending = retryable ? found : null;
@@ -119,6 +121,12 @@ export class PairingClaim {
     }
     this._pending = null;
     this._hide();
+    if (before && joined && joined.user_id === before) {
+      // The same account, with a new user key (made on another device after a leak).
+      this.notice.show("This browser has your account's new user key now.");
+      this.announcer.announce("This browser has the new user key.");
+      return true;
+    }
     this.notice.show("This browser joined your account: it shows the same character, tokens and agents.");
     this.announcer.announce("This browser joined your account.");
     return true;

@@ -19,7 +19,9 @@ export class Stream extends EventTarget {
    * Events dispatched: "state" (detail: state), "ready" (each time a stream opens: what changed while
    * none was open is not replayed, so lists are fetched again), "agent" (detail: event), "agents"
    * (detail: the server's snapshot of every agent session, sent right after `ready`), "devices" and
-   * "tokens" (detail: the account's devices / live hook tokens, whenever they change), "reset", "revoked".
+   * "tokens" (detail: the account's devices / live hook tokens, whenever they change), "approval" (detail:
+   * one approval, on each change of its state), "approvals" (detail: the pending ones, from the snapshot),
+   * "reset", "revoked".
    */
   constructor(api, account) {
     super();
@@ -171,6 +173,18 @@ export class Stream extends EventTarget {
         return;
       }
       if (data && Array.isArray(data.agents)) this.dispatchEvent(new CustomEvent("agents", { detail: data.agents }));
+      if (data && Array.isArray(data.approvals)) this.dispatchEvent(new CustomEvent("approvals", { detail: data.approvals }));
+    });
+    // A permission prompt's every change of state (live only: the next snapshot lists the pending ones).
+    source.addEventListener("approval", (message) => {
+      if (source !== this._source) return;
+      let data;
+      try {
+        data = JSON.parse(message.data);
+      } catch {
+        return;
+      }
+      if (data && typeof data === "object") this.dispatchEvent(new CustomEvent("approval", { detail: data }));
     });
     // The account's devices and hook tokens: whole lists, live only (no id, never replayed).
     for (const [kind, field] of [["devices", "devices"], ["tokens", "tokens"]]) {
