@@ -427,7 +427,7 @@ def test_on_a_phone_the_answer_buttons_are_large_and_nothing_scrolls_sideways(
         assert box and box["height"] >= 48 and box["width"] >= 140, (testid, box)
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     assert command_of(page, approval_id) == long_command
-    screenshot(page, "approval-long-phone", full_page=True)
+    screenshot(page, "approval-long-phone")
 
 
 # -- the install switch --------------------------------------------------------------------------------------
@@ -451,6 +451,8 @@ def test_the_switch_adds_approve_to_the_install_commands_of_the_clis_that_suppor
     for cli in test_page_devices.CLIS:
         wanted = f"live2d-notify install {cli} {base}" + (" --approve" if cli in ("claude", "codex", "copilot") else "")
         expect(command(cli)).to_have_text(wanted)
+    page.get_by_test_id("approvals-toggle").scroll_into_view_if_needed()
+    screenshot(page, "install-approve")
     page.reload()
     expect(page.get_by_test_id("approvals-toggle")).to_be_checked()  # a preference: kept
     expect(command("claude")).to_have_text(f"live2d-notify install claude {base} --approve")
