@@ -238,8 +238,11 @@ def _tool_event(phase: str, name: object, args: object, detail: bool, session: s
         return _event("waiting", QUESTION, tool=category, session=session)
     if phase == "before" and key == "exitplanmode":
         return _event("waiting", "Plan ready for your review", tool=category, session=session)
-    title = _titled(_PHRASES[category][_PHASES.index(phase)], _detail(category, args) if detail else None)
-    return _event("error" if phase == "failed" else "progress", title, tool=category, session=session)
+    kind = "error" if phase == "failed" else "progress"
+    event = _event(kind, _PHRASES[category][_PHASES.index(phase)], tool=category, session=session)
+    if detail:
+        event["detail"] = _detail(category, args)  # into the title, or sealed: normalise decides
+    return event
 
 
 def _permission(name: object, session: str | None) -> Event:
@@ -573,21 +576,169 @@ _ADAPTERS = {
 }
 
 
-def normalise(source: str, payload: object, *, detail: bool = False) -> Event | None:
-    """One CLI payload → `{type, source, tool, title, message, session}`, or None to ignore it.
+def normalise(source: str, payload: object, *, detail: bool = False, key: bytes | None = None) -> Event | None:
+    """One CLI payload → `{type, source, tool, title, message, session, sealed?}`, or None to ignore it.
 
-    Raises UnknownSource for a source without an adapter; never raises for a payload.
+    With `detail`, a file's base name or a program's name joins the title, or, given the user `key`, is sealed
+    with the project's name (the base name of the agent's working directory) into `sealed` instead, and the
+    title stays a fixed phrase (docs/e2e.md). Raises UnknownSource for a source without an adapter; never
+    raises for a payload.
     """
     adapter = _ADAPTERS.get(source) if isinstance(source, str) else None
     if adapter is None:
         raise UnknownSource(source)
     try:
         event = adapter(payload, detail)
+        if event is None:
+            return None
+        word = event.pop("detail", None)
+        if detail and key is not None:
+            fields = {"project": project(payload), "detail": word}
+            if any(fields.values()):
+                event["sealed"] = seal(key, _object_text(fields))
+        elif word and event["title"]:
+            event["title"] = _titled(event["title"], word)
     except Exception:  # noqa: BLE001 - a payload must never crash the hook or the server
         return None
-    if event is not None:
-        event["source"] = source
+    event["source"] = source
     return event
+
+
+def project(payload: object) -> str | None:
+    """The base name of the agent's working directory: `cwd` (Claude, Codex, Gemini, Copilot, Cursor's shell
+    events), else the first of Cursor's `workspace_roots`."""
+    cwd = _get(payload, "cwd")
+    if cwd is None:
+        roots = _get(payload, "workspace_roots")
+        cwd = roots[0] if isinstance(roots, list) and roots else None
+    return _basename(cwd)
+
+
+# -- sealing with the user key (docs/e2e.md, version 1) ------------------------------------------------
+# hmac and hashlib are imported only here, when there is something to seal or a proof to check: the hook's
+# start-up (and the sender of an event without a key) never loads them or OpenSSL.
+SEALED_PREFIX = "v1."
+SEALED_LIMIT = 4096  # characters of a sealed string, the server's limit
+KEY_BYTES, NONCE_BYTES, TAG_BYTES = 32, 16, 32
+_SALT = b"live2d-notify/v1"
+_INFO = (b"seal/enc", b"seal/mac", b"decision/proof")
+_PROOF_DOMAIN = "l2n-decision-v1"
+_B64URL = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+
+
+def b64url(data: bytes) -> str:
+    """base64url without padding."""
+    from binascii import b2a_base64
+
+    return b2a_base64(data, newline=False).decode("ascii").rstrip("=").replace("+", "-").replace("/", "_")
+
+
+def unb64url(text: str) -> bytes:
+    """The bytes of base64url without padding; ValueError for anything else."""
+    from binascii import a2b_base64
+
+    if not isinstance(text, str) or not set(text) <= _B64URL or len(text) % 4 == 1:
+        raise ValueError("not base64url")
+    return a2b_base64(text.replace("-", "+").replace("_", "/") + "=" * (-len(text) % 4))
+
+
+def user_key(text: object) -> bytes | None:
+    """The 32 bytes of a user key written as 43 characters of base64url, or None."""
+    if not isinstance(text, str) or len(text) != 43:
+        return None
+    try:
+        key = unb64url(text)
+    except ValueError:
+        return None
+    return key if len(key) == KEY_BYTES else None
+
+
+def sub_keys(key: bytes) -> tuple[bytes, bytes, bytes]:
+    """(k_enc, k_mac, k_proof): HKDF-SHA256 of the user key, salt "live2d-notify/v1", one info each."""
+    from hmac import digest
+
+    prk = digest(_SALT, key, "sha256")  # HKDF-Extract
+    enc, mac, proof = (digest(prk, info + b"\x01", "sha256") for info in _INFO)  # HKDF-Expand, one block
+    return enc, mac, proof
+
+
+def _keystream_xor(k_enc: bytes, nonce: bytes, data: bytes) -> bytes:
+    from hmac import digest
+
+    blocks = b"".join(digest(k_enc, nonce + i.to_bytes(4, "big"), "sha256") for i in range((len(data) + 31) // 32))
+    return (int.from_bytes(data, "big") ^ int.from_bytes(blocks[: len(data)], "big")).to_bytes(len(data), "big")
+
+
+def seal(key: bytes, plaintext: str, nonce: bytes | None = None) -> str:
+    """`v1.` + base64url(N ‖ C ‖ T): encrypt-then-MAC of the UTF-8 `plaintext` (a JSON object's text).
+
+    `nonce` is for test vectors only: leave it out and 16 fresh random bytes are used."""
+    from hmac import digest
+
+    if nonce is None:
+        nonce = _system().urandom(NONCE_BYTES)
+    if len(nonce) != NONCE_BYTES:
+        raise ValueError("a nonce is 16 bytes")
+    k_enc, k_mac, _ = sub_keys(key)
+    cipher = _keystream_xor(k_enc, nonce, plaintext.encode("utf-8", "replace"))
+    return SEALED_PREFIX + b64url(nonce + cipher + digest(k_mac, b"v1" + nonce + cipher, "sha256"))
+
+
+def open_sealed(key: bytes, sealed: object) -> dict[str, object] | None:
+    """The plaintext object of a sealed string, or None when it cannot be opened (another key, a changed or
+    truncated string, not a JSON object)."""
+    from hmac import compare_digest, digest
+
+    if not isinstance(sealed, str) or not sealed.startswith(SEALED_PREFIX):
+        return None
+    try:
+        raw = unb64url(sealed[len(SEALED_PREFIX) :])
+    except ValueError:
+        return None
+    if len(raw) < NONCE_BYTES + TAG_BYTES:
+        return None
+    nonce, cipher, tag = raw[:NONCE_BYTES], raw[NONCE_BYTES:-TAG_BYTES], raw[-TAG_BYTES:]
+    k_enc, k_mac, _ = sub_keys(key)
+    if not compare_digest(digest(k_mac, b"v1" + nonce + cipher, "sha256"), tag):
+        return None
+    try:
+        value = loads(_keystream_xor(k_enc, nonce, cipher).decode("utf-8"))
+    except UnicodeDecodeError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def decision_proof(key: bytes, approval_id: str, behavior: str, sealed: str = "", message: str = "") -> str:
+    """base64url(HMAC-SHA256(k_proof, "l2n-decision-v1\\n" id "\\n" behavior "\\n" hex(SHA-256(sealed)) "\\n"
+    hex(SHA-256(message)))): what a page sends with a person's decision, and the hook checks."""
+    from hashlib import sha256
+    from hmac import digest
+
+    digests = (sha256(text.encode("utf-8")).hexdigest() for text in (sealed, message))
+    text = "\n".join((_PROOF_DOMAIN, approval_id, behavior, *digests))
+    return b64url(digest(sub_keys(key)[2], text.encode("utf-8"), "sha256"))
+
+
+def proof_holds(key: bytes, approval_id: str, behavior: str, sealed: str, message: str, proof: object) -> bool:
+    """Whether `proof` is the person's decision `behavior` (with `message`) on this approval and this detail."""
+    from hmac import compare_digest
+
+    if not isinstance(proof, str) or not proof.isascii():
+        return False
+    try:
+        expected = decision_proof(key, approval_id, behavior, sealed, message)
+    except UnicodeEncodeError:  # a lone surrogate: no page made this
+        return False
+    return compare_digest(expected, proof)
+
+
+def _object_text(fields: dict[str, str | None]) -> str:
+    """A JSON object of the string fields (None left out), compact, non-ASCII kept (as the page's JSON.stringify)."""
+    try:
+        from _json import encode_basestring as quote
+    except ImportError:
+        from json.encoder import encode_basestring as quote
+    return "{" + ",".join(f"{quote(k)}:{quote(v)}" for k, v in fields.items() if isinstance(v, str)) + "}"
 
 
 # -- the local hook: one interpreter, forked into a detached sender --------------------------------------
@@ -600,25 +751,33 @@ def normalise(source: str, payload: object, *, detail: bool = False) -> Event | 
 SENDER_ENV = (b"SSL_CERT_FILE", b"SSL_CERT_DIR")  # all the sender's libc and OpenSSL still see of the environment
 
 
+def started_at() -> int:
+    """The hook's own clock, integer microseconds since the epoch (`time` is loaded already under -I -S)."""
+    import time
+
+    return time.time_ns() // 1000
+
+
 def _hook(cli: str, args: list[str]) -> None:
     """Fork the sender and exit at once, without the interpreter's shutdown (nothing is buffered)."""
+    at = started_at()
     try:
         import posix
     except ImportError:  # Windows
-        _spawn_process(cli, args)
+        _spawn_process(cli, args, at)
         return
     null = posix.open("/dev/null", posix.O_RDWR)
     for fd in (0, 1, 2) if cli == "aider" else (1, 2):  # Aider's stdin is the user's terminal: never touch it
         posix.dup2(null, fd)
     if posix.fork() == 0:
         try:
-            _sender(cli, args, null)
+            _sender(cli, args, null, at)
         finally:
             posix._exit(0)
     posix._exit(0)
 
 
-def _sender(cli: str, args: list[str], null: int) -> None:
+def _sender(cli: str, args: list[str], null: int, at: int) -> None:
     """The fork: bounded in time, detached from the agent, reads stdin and sends.
 
     Its own session (the agent's signals to its process group miss it), SIGALRM's default action after
@@ -637,20 +796,20 @@ def _sender(cli: str, args: list[str], null: int) -> None:
     if null > 3:
         posix.closerange(3, null)
     posix.closerange(max(3, null + 1), top)
-    for key, value in list(posix.environ.items()):  # libc's copy; posix.environ keeps ours for read_settings
+    for key, value in list(posix.environ.items()):  # libc's copy; posix.environ keeps ours for settings()
         if key in SENDER_ENV:
             posix.putenv(key, value)  # onto the heap: _scrub clears the block the original points into
         else:
             posix.unsetenv(key)
     inline = bool(args) and args[-1].lstrip().startswith(("{", "["))
     if not _scrub(len(sys.orig_argv) - len(sys.argv) + 2) and inline:
-        _spawn_process(cli, args)  # no /proc/self/mem: a fresh process with a clean command line sends
+        _spawn_process(cli, args, at)  # no /proc/self/mem: a fresh process with a clean command line sends
         return
     payload = _load(cli, args)
     posix.dup2(null, 0)
     if null > 2:
         posix.close(null)
-    _deliver(cli, payload)
+    _deliver(cli, payload, at)
 
 
 def _scrub(keep: int) -> bool:
@@ -716,28 +875,33 @@ def config_path() -> str:
     return base.rstrip("/") + "/live2d-notify/config.json"
 
 
-def read_settings() -> tuple[str | None, str | None, bool]:
-    """(url, token, detail). URL and token come from one place: LIVE2D_NOTIFY_URL and LIVE2D_NOTIFY_TOKEN when
-    both are set, else the 0600 config file. Never one from each: agents load a project's `.env` into the hook's
-    environment, so a cloned repository could otherwise send the user's token to a server of its choosing.
+def settings() -> tuple[str | None, str | None, bool, bytes | None]:
+    """(url, token, detail, user key). URL and token come from one place: LIVE2D_NOTIFY_URL and LIVE2D_NOTIFY_TOKEN
+    when both are set, else the 0600 config file. Never one from each: agents load a project's `.env` into the
+    hook's environment, so a cloned repository could otherwise send the user's token to a server of its choosing.
     A plain http:// URL to another machine gives (None, None): the token would cross the network in clear,
-    which only the config file's "insecure_http": true (`install --insecure-http`) allows."""
+    which only the config file's "insecure_http": true (`install --insecure-http`) allows. The user key comes
+    only from the config file (`install --key`): a key planted in the environment could read what is sealed."""
     url, token = _getenv(ENV_URL) or None, _getenv(ENV_TOKEN) or None
     if not (url and token):
         url = token = None
     flag = _getenv(ENV_DETAIL).strip().lower()
-    stored: object = None
-    if url is None or not flag or insecure(url):
-        try:
-            with open(config_path(), "rb") as file:
-                stored = _decode(file.read(1 << 16))
-        except OSError:
-            stored = None
+    try:
+        with open(config_path(), "rb") as file:
+            stored = _decode(file.read(1 << 16))
+    except OSError:
+        stored = None
     if url is None:
         url, token = _text(_get(stored, "url")), _text(_get(stored, "token"))
     if url and insecure(url) and _get(stored, "insecure_http") is not True:
         url = token = None
     detail = flag in ("1", "true", "yes", "on") if flag else _get(stored, "detail") is True
+    return url, token, detail, user_key(_get(stored, "key"))
+
+
+def read_settings() -> tuple[str | None, str | None, bool]:
+    """(url, token, detail) of settings()."""
+    url, token, detail, _ = settings()
     return url, token, detail
 
 
@@ -797,13 +961,15 @@ def loads(text: str) -> object:
     return value if end == len(text) else None
 
 
-def _dumps(event: Event) -> bytes:
-    """The event as compact JSON, None fields left out."""
+def _dumps(event: Event, at: int | None = None) -> bytes:
+    """The event as compact JSON, None fields left out, and `at` (the hook's clock) when given."""
     try:
         from _json import encode_basestring_ascii as quote
     except ImportError:
         from json.encoder import encode_basestring_ascii as quote
-    pairs = (f"{quote(key)}:{quote(value)}" for key, value in event.items() if isinstance(value, str))
+    pairs = [f"{quote(key)}:{quote(value)}" for key, value in event.items() if isinstance(value, str)]
+    if at is not None:
+        pairs.append(f'"at":{int(at)}')
     return ("{" + ",".join(pairs) + "}").encode("ascii")
 
 
@@ -870,13 +1036,14 @@ def _plain(text: str) -> bool:
     return text.isascii() and text.isprintable() and " " not in text
 
 
-def post(url: str, token: str, event: Event, timeout: float = SEND_TIMEOUT) -> int | None:
-    """POST the event (None fields left out) to {url}/api/events; the HTTP status, or None if not sent."""
+def post(url: str, token: str, event: Event, timeout: float = SEND_TIMEOUT, at: int | None = None) -> int | None:
+    """POST the event (None fields left out; `at`, the hook's clock in µs) to {url}/api/events; the HTTP status,
+    or None if not sent."""
     target = split_url(url)
     if target is None or not token or not _plain(token):
         return None
     scheme, host, port, path = target
-    body = _dumps(event)
+    body = _dumps(event, at)
     authority = f"[{host}]" if ":" in host else host
     if port != (443 if scheme == "https" else 80):
         authority += f":{port}"
@@ -932,11 +1099,11 @@ def _connect(scheme: str, host: str, port: int, timeout: float) -> "_socket.sock
     raise error
 
 
-def _deliver(cli: str, payload: object) -> None:
-    url, token, detail = read_settings()
-    event = track_turn(cli, normalise(cli, payload, detail=detail))
+def _deliver(cli: str, payload: object, at: int | None) -> None:
+    url, token, detail, key = settings()
+    event = track_turn(cli, normalise(cli, payload, detail=detail, key=key))
     if event is not None and url and token:
-        post(url, token, event)
+        post(url, token, event, at=at)
 
 
 TURN_TRACKED = frozenset({"gemini"})  # CLIs that fire no hook at all when a model call fails
@@ -1000,15 +1167,15 @@ def _unlink(path: str) -> bool:
     return True
 
 
-def _spawn_process(cli: str, args: list[str]) -> None:
+def _spawn_process(cli: str, args: list[str], at: int) -> None:
     """Without posix (Windows), or a fork that cannot blank a payload on its command line: normalise here,
     hand only the small event, on a pipe, to a detached `--send` child (no environment but SYSTEMROOT)."""
     import json
     import os
     import subprocess
 
-    url, token, detail = read_settings()
-    event = track_turn(cli, normalise(cli, _load(cli, args), detail=detail))
+    url, token, detail, key = settings()
+    event = track_turn(cli, normalise(cli, _load(cli, args), detail=detail, key=key))
     if event is None or not url or not token:
         return
     flags = getattr(subprocess, "DETACHED_PROCESS", 0) | getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)
@@ -1024,16 +1191,17 @@ def _spawn_process(cli: str, args: list[str]) -> None:
         env=env,
     )
     assert child.stdin is not None
-    child.stdin.write(json.dumps({"url": url, "token": token, "event": event}).encode())
+    child.stdin.write(json.dumps({"url": url, "token": token, "event": event, "at": at}).encode())
     child.stdin.close()
 
 
 def _send_from_stdin() -> None:
-    """`hook.py --send`: the detached child of _spawn_process; stdin is {url, token, event}."""
+    """`hook.py --send`: the detached child of _spawn_process; stdin is {url, token, event, at}."""
     job = _decode(_read_stdin())
-    url, token, event = _get(job, "url"), _get(job, "token"), _get(job, "event")
+    url, token, event, at = _get(job, "url"), _get(job, "token"), _get(job, "event"), _get(job, "at")
     if isinstance(url, str) and isinstance(token, str) and isinstance(event, dict):
-        post(url, token, {k: v for k, v in event.items() if isinstance(k, str) and isinstance(v, str)})
+        fields: Event = {k: v for k, v in event.items() if isinstance(k, str) and isinstance(v, str)}
+        post(url, token, fields, at=at if isinstance(at, int) and not isinstance(at, bool) else None)
 
 
 def _dry_run(args: list[str]) -> None:
@@ -1041,7 +1209,8 @@ def _dry_run(args: list[str]) -> None:
     import json
 
     if args and args[0] in SOURCES:
-        event = normalise(args[0], _load(args[0], args[1:]), detail=read_settings()[2])
+        _, _, detail, key = settings()
+        event = normalise(args[0], _load(args[0], args[1:]), detail=detail, key=key)
         print(json.dumps(event, indent=2))
 
 

@@ -469,11 +469,22 @@ INSECURE_HTTP = (
 )
 
 
+KEY_HELP = (
+    "the user key the page shows in its install command (43 characters of base64url: 32 bytes). It seals the "
+    "detail and permission requests so that only your pages can read them; it never goes to the server"
+)
+
+
 def planned_config(
-    url: str | None, token: str | None, detail: bool | None, insecure_http: bool | None = None
+    url: str | None,
+    token: str | None,
+    detail: bool | None,
+    insecure_http: bool | None = None,
+    key: str | None = None,
 ) -> tuple[Path, dict[str, Any]]:
-    """The hook's config file with url / token / detail / insecure_http merged in; raises before anything is
-    written, e.g. for a plain http:// URL to another machine without the opt-in (new or already stored)."""
+    """The hook's config file with url / token / detail / insecure_http / key merged in; raises before anything
+    is written, e.g. for a plain http:// URL to another machine without the opt-in (new or already stored), or a
+    key that is not 32 bytes of base64url."""
     path = Path(hooks.config_path())
     text = _read(path)
     try:
@@ -483,6 +494,10 @@ def planned_config(
     if not isinstance(stored, dict):
         raise InstallError(f"{path} is not a JSON object; nothing was changed")
     check_server(url, token)
+    if key is not None and hooks.user_key(key) is None:
+        raise InstallError("--key is not a user key: it is 43 characters of base64url (32 bytes), as the page shows it")
+    if key is not None:
+        stored["key"] = key
     if url is not None:
         stored["url"] = url.strip().rstrip("/")
     if token is not None:
@@ -499,9 +514,16 @@ def planned_config(
     return path, stored
 
 
-def write_config(url: str | None, token: str | None, detail: bool | None, insecure_http: bool | None = None) -> Path:
-    """Merge url / token / detail / insecure_http into the hook's config file: mode 0600 in a 0700 directory."""
-    path, stored = planned_config(url, token, detail, insecure_http)
+def write_config(
+    url: str | None,
+    token: str | None,
+    detail: bool | None,
+    insecure_http: bool | None = None,
+    key: str | None = None,
+) -> Path:
+    """Merge url / token / detail / insecure_http / key into the hook's config file: mode 0600 in a 0700
+    directory."""
+    path, stored = planned_config(url, token, detail, insecure_http, key)
     path.parent.mkdir(parents=True, exist_ok=True)
     os.chmod(path.parent, 0o700)
     _write(path, _json(stored), 0o600)
@@ -522,11 +544,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--snippet", action="store_true", help="print the block to paste by hand, write nothing")
     parser.add_argument("--url", help=f"server URL for the hook's config file (or ${hooks.ENV_URL})")
     parser.add_argument("--token", help=f"hook token (l2n_hook_…) for the config file (or ${hooks.ENV_TOKEN})")
+    parser.add_argument("--key", help=KEY_HELP)
     parser.add_argument(
         "--detail",
         action=argparse.BooleanOptionalAction,
         default=None,
-        help="opt in to file base names / program names in titles",
+        help="opt in to the project's name, file base names and program names: sealed with --key, else in titles",
     )
     parser.add_argument(
         "--insecure-http",
@@ -549,14 +572,14 @@ def main(argv: list[str]) -> int:
         changes = plan(args.cli, project=args.project, uninstall=args.uninstall, force=args.force)
         url = args.url or os.environ.get(hooks.ENV_URL) or None
         token = args.token or os.environ.get(hooks.ENV_TOKEN) or None
-        options = (url, token, args.detail, args.insecure_http)
+        options = (url, token, args.detail, args.insecure_http, args.key)
         configure = not args.uninstall and any(option is not None for option in options)
         if configure:
             planned_config(*options)  # raises before anything is written
         if args.dry_run:
             out(diff(changes) or "no change")
             if configure:
-                out(f"would write {hooks.config_path()} (mode 0600; the token is not shown)")
+                out(f"would write {hooks.config_path()} (mode 0600; the token and the key are not shown)")
             if not args.uninstall:
                 out(f"would install the hook as {launcher()[-1]}")
             return 0
