@@ -24,6 +24,7 @@ from starlette.responses import HTMLResponse
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from live2d_notify.answers import Desk
 from live2d_notify.brokers import create_broker
 from live2d_notify.config import Settings, SettingsError
 from live2d_notify.errors import ApiError
@@ -142,6 +143,8 @@ async def _build_on(settings: Settings, store: Store) -> Services:
         raise
     metrics = Metrics()
     metrics.bind_hub(hub)
+    desk = Desk(broker, hub, settings.approval_ttl)
+    await desk.start()
     return Services(
         settings=settings,
         store=store,
@@ -161,6 +164,7 @@ async def _build_on(settings: Settings, store: Store) -> Services:
         dedupe=Deduper(),
         gate=StreamGate(settings.max_streams, settings.streams_per_ip),
         usage=Usage(),
+        desk=desk,
         revocation_horizon=horizon,
     )
 
@@ -182,6 +186,7 @@ async def _housekeeping(svc: Services) -> None:
             await svc.broker.purge()
             await svc.store.purge(svc.settings.audit_retention)
             await svc.store.purge_records(time.time(), svc.revocation_horizon)
+            await svc.desk.sweep()
         except Exception:  # noqa: BLE001 - housekeeping must never stop
             logger.exception("housekeeping failed")
 
@@ -230,6 +235,7 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
     finally:
         svc.hub.close_all()
+        svc.desk.stop()
         for task in tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

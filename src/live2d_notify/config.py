@@ -196,6 +196,9 @@ class Settings:
     hook_ttl: int = setting(30 * 86400, Whole(60), "hook token lifetime, seconds (down to 60)")
     ticket_ttl: int = setting(300, Whole(1, 300), "stream ticket lifetime, seconds (at most 300)")
     pairing_ttl: int = setting(600, Whole(1, 3600), "seconds a pairing code (Add a device) stays valid (at most 3600)")
+    approval_ttl: int = setting(
+        600, Whole(1, 86400), "seconds a permission prompt can be answered from a page before it expires"
+    )
     metrics: bool = setting(True, Flag(), "`0` closes `/metrics`")
     metrics_token: str | None = setting(
         None,

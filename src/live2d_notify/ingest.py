@@ -94,8 +94,7 @@ async def handle_publish(svc: Services, scope: Scope, receive: Receive, source: 
             fields = validate(candidate)
         except InvalidEvent as exc:
             raise from_invalid_event(exc) from None
-        event = await _publish(svc, claims, fields)
-        svc.usage.token(claims.user_id, claims.token_id, time.time())
+        event = await publish_fields(svc, claims, fields)
     except ApiError as exc:
         svc.metrics.events_rejected.labels(exc.code).inc()
         if svc.audit is not None:
@@ -118,10 +117,18 @@ async def handle_publish(svc: Services, scope: Scope, receive: Receive, source: 
     return Reply(202, b'{"id":"' + event.id.encode() + b'","type":"' + str(fields["type"]).encode() + b'"}')
 
 
-async def _publish(svc: Services, claims: Claims, fields: dict[str, str | None]) -> Event | None:
-    """Dedupe and publish; None when it repeats a permission prompt delivered a moment ago."""
+async def publish_fields(
+    svc: Services, claims: Claims, fields: dict[str, str | None], *, dedupe: bool = True
+) -> Event | None:
+    """Dedupe and publish; None when it repeats a permission prompt delivered a moment ago. A later
+    event of a session with a pending approval withdraws it (the terminal answered)."""
     session = fields["session"]
-    if fields["type"] == "waiting" and session and not svc.dedupe.first((claims.user_id, session, "waiting")):
+    if (
+        dedupe
+        and fields["type"] == "waiting"
+        and session
+        and not svc.dedupe.first((claims.user_id, session, "waiting"))
+    ):
         svc.metrics.events_ignored.labels("duplicate").inc()
         return None
     try:
@@ -131,6 +138,9 @@ async def _publish(svc: Services, claims: Claims, fields: dict[str, str | None])
             503, "unavailable", "The event broker is unreachable; try again shortly.", headers={"Retry-After": "1"}
         ) from None
     svc.metrics.hot.observe_latency(max(0.0, time.time() - event.us / 1_000_000))
+    svc.usage.token(claims.user_id, claims.token_id, time.time())
+    if dedupe and svc.desk.watching(claims.user_id, session):
+        await svc.desk.moved_on(claims.user_id, session, event.us, fields)
     if svc.audit is not None:
         svc.audit.record(
             AuditRow(event.us / 1e6, claims.user_id, claims.token_id, fields["type"], fields["source"], "accepted")

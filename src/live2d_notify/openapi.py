@@ -86,6 +86,22 @@ _AGENT = {
         "updated_at": _TIME,
     },
 }
+_APPROVAL = {
+    "type": "object",
+    "required": ["approval_id", "state", "source", "session", "tool", "title", "sealed", "created_at", "expires_at"],
+    "properties": {
+        "approval_id": _STR,
+        "state": {"type": "string", "enum": ["pending", "allowed", "denied", "withdrawn", "expired"]},
+        "source": _STR,
+        "session": {"type": ["string", "null"]},
+        "tool": {"type": ["string", "null"]},
+        "title": {"type": ["string", "null"]},
+        "sealed": {"type": ["string", "null"]},
+        "created_at": _TIME,
+        "expires_at": _TIME,
+        "message": {"type": ["string", "null"]},
+    },
+}
 _LABEL = {"type": "object", "properties": {"label": {"type": "string", "maxLength": 64}}}
 
 
@@ -272,6 +288,70 @@ def openapi_document() -> dict[str, Any]:
                     "Every agent session's latest state, newest first",
                     {"200": _json(_list("agents", _AGENT)), **_errors(401, 403, 429, 503)},
                     auth="session",
+                )
+            },
+            "/api/approvals": {
+                "get": _op(
+                    "Your pending approvals",
+                    {"200": _json(_list("approvals", _APPROVAL)), **_errors(401, 403, 429, 503)},
+                    auth="session",
+                ),
+                "post": _op(
+                    "Hand a permission prompt to the person's pages (the hook)",
+                    {
+                        "201": _json(
+                            {
+                                "type": "object",
+                                "required": ["approval_id", "expires_at"],
+                                "properties": {"approval_id": _STR, "expires_at": _TIME},
+                            }
+                        ),
+                        **_errors(400, 401, 403, 413, 415, 422, 429, 503),
+                    },
+                    auth="hook",
+                    body={"$ref": "#/components/schemas/EventBody"},
+                ),
+            },
+            "/api/approvals/{approval_id}": {
+                "get": _op(
+                    "The approval's state, waiting up to `wait` seconds for a change (the hook)",
+                    {
+                        "200": _json({"type": "object", "required": ["approval_id", "state"]}),
+                        **_errors(401, 403, 404, 422, 429, 503),
+                    },
+                    auth="hook",
+                    params=[
+                        *_path("approval_id"),
+                        {
+                            "name": "wait",
+                            "in": "query",
+                            "required": False,
+                            "schema": {"type": "number", "minimum": 0, "maximum": 30},
+                        },
+                    ],
+                ),
+                "delete": _op(
+                    "Stop waiting (the hook): a pending approval is withdrawn",
+                    {"204": {"description": "withdrawn (or no longer pending)"}, **_errors(401, 403, 404, 429, 503)},
+                    auth="hook",
+                    params=_path("approval_id"),
+                ),
+            },
+            "/api/approvals/{approval_id}/decision": {
+                "post": _op(
+                    "Allow or deny, with the proof only the person's key can make",
+                    {"200": _json(_APPROVAL), **_errors(400, 401, 403, 404, 409, 413, 415, 422, 429, 503)},
+                    auth="session",
+                    body={
+                        "type": "object",
+                        "required": ["behavior", "proof"],
+                        "properties": {
+                            "behavior": {"type": "string", "enum": ["allow", "deny"]},
+                            "message": {"type": "string", "maxLength": 280},
+                            "proof": {"type": "string", "pattern": "^[A-Za-z0-9_-]{43}$"},
+                        },
+                    },
+                    params=_path("approval_id"),
                 )
             },
             "/api/events": {

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
+from live2d_notify.approvals import Approval
 from live2d_notify.events import iso
 
 
@@ -102,6 +103,16 @@ class Records(Protocol):
 
     # -- pairing codes ----------------------------------------------------------------------------
     async def add_pairing(self, code_hash: str, user_id: str, created_at: float, expires_at: float) -> None: ...
+
+    # -- approvals --------------------------------------------------------------------------------
+    async def put_approval(self, approval: Approval) -> None:
+        """Create or update (its state moved)."""
+
+    async def approval(self, user_id: str, approval_id: str) -> Approval | None:
+        """The user's approval by id; None for an unknown or another user's id."""
+
+    async def pending_approvals(self, user_id: str | None = None) -> list[Approval]:
+        """The user's (or, None, everyone's) approvals stored as pending, oldest first."""
 
     async def claim_pairing(self, code_hash: str, now: float) -> tuple[str, str | None, float]:
         """Claim a code once: (pairing.CLAIMED, user_id, created_at), or (USED | EXPIRED | INVALID, None, 0).

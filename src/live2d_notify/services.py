@@ -21,6 +21,7 @@ from live2d_notify.store import AuditLog, Store
 from live2d_notify.tokens import TokenService
 
 if TYPE_CHECKING:
+    from live2d_notify.answers import Desk
     from live2d_notify.streams import StreamGate
 
 
@@ -49,6 +50,7 @@ class Services:
     dedupe: Deduper
     gate: StreamGate
     usage: Usage
+    desk: Desk
     revocation_horizon: int  # seconds a revocation is kept: the longest token lifetime ever issued
 
 

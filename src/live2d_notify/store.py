@@ -25,6 +25,7 @@ import aiosqlite
 from loguru import logger
 
 from live2d_notify import pairing
+from live2d_notify.approvals import Approval
 from live2d_notify.records import DeviceRecord, TokenRecord
 
 # MIGRATIONS[n] takes a database from user_version n to n + 1.
@@ -55,6 +56,12 @@ MIGRATIONS = (
     CREATE TABLE agents (
       user_id TEXT NOT NULL, session TEXT NOT NULL, record TEXT NOT NULL, us INTEGER NOT NULL,
       PRIMARY KEY (user_id, session));
+    """,
+    """
+    CREATE TABLE approvals (
+      approval_id TEXT PRIMARY KEY, user_id TEXT NOT NULL, state TEXT NOT NULL, expires_at REAL NOT NULL,
+      record TEXT NOT NULL);
+    CREATE INDEX approvals_user ON approvals (user_id, state);
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -323,6 +330,33 @@ class Store:
             return pairing.USED, None, 0.0
         return pairing.EXPIRED, None, 0.0
 
+    # -- approvals ------------------------------------------------------------------------------
+    async def put_approval(self, approval: Approval) -> None:
+        await self._write(
+            "INSERT OR REPLACE INTO approvals (approval_id, user_id, state, expires_at, record) VALUES (?, ?, ?, ?, ?)",
+            (
+                approval.approval_id,
+                approval.user_id,
+                approval.state,
+                approval.expires_at,
+                json.dumps(approval.to_record()),
+            ),
+        )
+
+    async def approval(self, user_id: str, approval_id: str) -> Approval | None:
+        rows = await self._rows(
+            "SELECT record FROM approvals WHERE approval_id = ? AND user_id = ?", (approval_id, user_id)
+        )
+        return Approval.from_record(json.loads(rows[0][0])) if rows else None
+
+    async def pending_approvals(self, user_id: str | None = None) -> list[Approval]:
+        """Pending ones (some may have expired since: callers look at `current`), oldest first."""
+        where, args = (
+            ("WHERE state = 'pending' AND user_id = ?", (user_id,)) if user_id else ("WHERE state = 'pending'", ())
+        )
+        rows = await self._rows(f"SELECT record FROM approvals {where}", args)
+        return sorted((Approval.from_record(json.loads(r[0])) for r in rows), key=lambda a: a.created_us)
+
     # -- agent cards of the single-process broker -----------------------------------------------
     async def save_agents(self, cards: Mapping[str, list[dict[str, Any]]]) -> None:
         if not cards:
@@ -350,6 +384,7 @@ class Store:
                 "DELETE FROM devices WHERE revoked_at IS NOT NULL AND revoked_at < ?", (now - horizon,)
             )
             await self.db.execute("DELETE FROM pairings WHERE expires_at < ?", (now - 86400,))
+            await self.db.execute("DELETE FROM approvals WHERE expires_at < ?", (now - 86400,))
             await self.db.commit()
 
     # -- audit ------------------------------------------------------------------------------

@@ -133,7 +133,8 @@ async def open_stream(
                     svc.usage.device(user_id, claims.device, time.time())
                 shared = await broker.history(user_id) if last_id is not None else None
                 ready = control_frame("ready", {"heartbeat": svc.settings.heartbeat}, retry_ms=RETRY_MS)
-                cards = control_frame("agents", {"agents": await broker.agents(user_id)})
+                pending = [a.public() for a in await svc.desk.pending(user_id)]
+                cards = control_frame("agents", {"agents": await broker.agents(user_id), "approvals": pending})
                 yield stream, ready + cards + hub.catch_up(stream, last_id, shared)
             finally:
                 hub.unsubscribe(stream)

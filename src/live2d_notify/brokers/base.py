@@ -7,6 +7,7 @@ them in this process and SQLite; the Redis broker in Redis.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from live2d_notify.events import Event
@@ -35,7 +36,13 @@ class Broker(Protocol):
         """The user's agent cards (agents.py), newest first, as every process sees them."""
 
     async def tell(self, user_id: str, frame: bytes) -> None:
-        """A control frame (devices, tokens, approvals) to the user's open streams on every process."""
+        """A control frame (devices, tokens) to the user's open streams on every process."""
+
+    def on(self, kind: str, handler: Callable[[dict[str, Any]], None]) -> None:
+        """Run `handler` on every process whenever something of `kind` is shared."""
+
+    async def share(self, kind: str, payload: dict[str, Any]) -> None:
+        """Hand `payload` to every process's handler for `kind` (this process's first, before any await)."""
 
     async def revoke_device(self, user_id: str, device_id: str, purge_after: int) -> None:
         """Refuse the device's sessions and tickets and close its streams, on every process (this

@@ -4,6 +4,7 @@ and agent cards in-process (the cards saved to SQLite every few seconds, so a re
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from loguru import logger
@@ -28,6 +29,7 @@ class MemoryBroker:
         self.revocations = revocations
         self.ids = IdClock()
         self.cards = Agents()
+        self.handlers: dict[str, Callable[[dict[str, Any]], None]] = {}
 
     async def start(self) -> None:
         tokens, users = await self.store.load_revocations()
@@ -60,6 +62,12 @@ class MemoryBroker:
 
     async def tell(self, user_id: str, frame: bytes) -> None:
         self.hub.tell(user_id, frame)
+
+    def on(self, kind: str, handler: Callable[[dict[str, Any]], None]) -> None:
+        self.handlers[kind] = handler
+
+    async def share(self, kind: str, payload: dict[str, Any]) -> None:
+        self.handlers[kind](payload)
 
     # The mirror (what every request checks) changes first, before any await: a token minted while the
     # durable write is under way must already see the revocation.

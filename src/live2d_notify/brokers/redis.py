@@ -19,6 +19,7 @@ import json
 import os
 import secrets
 import time
+from collections.abc import Callable
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -146,6 +147,7 @@ class RedisBroker:
         self._longest = self.redis.register_script(_LONGEST)
         self._agents = self.redis.register_script(_AGENTS)
         self.records: Records = RedisRecords(self.redis, keep=30 * 86400)
+        self.handlers: dict[str, Callable[[dict[str, Any]], None]] = {}
         self._process = f"{os.getpid()}-{secrets.token_hex(4)}"
         self._slots: dict[str, str] = {}  # member → user_id, this process's open streams
         self._tasks: list[asyncio.Task[None]] = []
@@ -269,6 +271,14 @@ class RedisBroker:
         with contextlib.suppress(RedisError, OSError):  # a missed list update: the page refetches on its next stream
             await self.redis.publish(CONTROL, msg)
 
+    def on(self, kind: str, handler: Callable[[dict[str, Any]], None]) -> None:
+        self.handlers[kind] = handler
+
+    async def share(self, kind: str, payload: dict[str, Any]) -> None:
+        self.handlers[kind](payload)
+        msg = json.dumps({"op": "share", "kind": kind, "payload": payload, "from": self._process})
+        await self._write(lambda p: p.publish(CONTROL, msg))
+
     async def save(self) -> None:
         return None  # nothing of ours lives only in this process
 
@@ -340,6 +350,10 @@ class RedisBroker:
             self.hub.close_device(msg["user"], msg["device"])
         elif msg["op"] == "tell" and msg.get("from") != self._process:
             self.hub.tell(msg["user"], msg["frame"].encode())
+        elif msg["op"] == "share" and msg.get("from") != self._process:
+            handler = self.handlers.get(msg["kind"])
+            if handler is not None:
+                handler(msg["payload"])
 
     async def _load_revocations(self) -> int:
         tokens = await self.redis.hgetall(REVOKED_TOKENS)

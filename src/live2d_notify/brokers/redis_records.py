@@ -17,6 +17,7 @@ from typing import Any
 from redis.exceptions import RedisError
 
 from live2d_notify import pairing
+from live2d_notify.approvals import PENDING, Approval
 from live2d_notify.brokers.base import BrokerUnavailable
 from live2d_notify.records import DeviceRecord, TokenRecord
 
@@ -49,6 +50,13 @@ def _seen(user_id: str) -> str:
 
 def _pairing(code_hash: str) -> str:
     return f"l2n:pairing:{code_hash}"
+
+
+def _approval(approval_id: str) -> str:
+    return f"l2n:approval:{approval_id}"
+
+
+PENDING_APPROVALS = "l2n:approvals:pending"  # a set of "user\x1fid" of every pending approval
 
 
 class RedisRecords:
@@ -183,3 +191,32 @@ class RedisRecords:
         if outcome == "claimed":
             return pairing.CLAIMED, result[1].decode(), float(result[2])
         return _OUTCOMES[outcome], None, 0.0
+
+    # -- approvals --------------------------------------------------------------------------------
+    async def put_approval(self, approval: Approval) -> None:
+        member = f"{approval.user_id}\x1f{approval.approval_id}"
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.set(_approval(approval.approval_id), json.dumps(approval.to_record()))
+        pipe.expireat(_approval(approval.approval_id), int(approval.expires_at) + 86400)
+        if approval.state == PENDING:
+            pipe.sadd(PENDING_APPROVALS, member)
+        else:
+            pipe.srem(PENDING_APPROVALS, member)
+        await self._run(pipe.execute())
+
+    async def approval(self, user_id: str, approval_id: str) -> Approval | None:
+        raw = await self._run(self.redis.get(_approval(approval_id)))
+        if raw is None:
+            return None
+        approval = Approval.from_record(json.loads(raw))
+        return approval if approval.user_id == user_id else None
+
+    async def pending_approvals(self, user_id: str | None = None) -> list[Approval]:
+        members = await self._run(self.redis.smembers(PENDING_APPROVALS))
+        ids = [m.decode().partition("\x1f") for m in members]
+        ids = [(u, a) for u, _, a in ids if user_id is None or u == user_id]
+        if not ids:
+            return []
+        raws = await self._run(self.redis.mget([_approval(a) for _, a in ids]))
+        out = [Approval.from_record(json.loads(raw)) for raw in raws if raw is not None]
+        return sorted((a for a in out if a.state == PENDING), key=lambda a: a.created_us)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from starlette.routing import BaseRoute, Route
 
 from live2d_notify.ingest import PublishEndpoint
-from live2d_notify.routes import accounts, devices, operations
+from live2d_notify.routes import accounts, approvals, devices, operations
 from live2d_notify.streams import StreamEndpoint
 
 _publish = PublishEndpoint()
@@ -34,6 +34,11 @@ routes: list[BaseRoute] = [
     Route("/api/pairings", devices.create_pairing, methods=["POST"]),
     Route("/api/pairings/claim", devices.claim_pairing, methods=["POST"]),
     Route("/api/agents", devices.list_agents, methods=["GET"]),
+    Route("/api/approvals", approvals.list_approvals, methods=["GET"]),
+    Route("/api/approvals", approvals.create_approval, methods=["POST"]),
+    Route("/api/approvals/{approval_id}", approvals.poll_approval, methods=["GET"]),
+    Route("/api/approvals/{approval_id}", approvals.withdraw_approval, methods=["DELETE"]),
+    Route("/api/approvals/{approval_id}/decision", approvals.decide_approval, methods=["POST"]),
     *FAST,
     Route("/healthz", operations.healthz, methods=["GET"]),
     Route("/readyz", operations.readyz, methods=["GET"]),
