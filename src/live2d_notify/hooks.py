@@ -21,6 +21,7 @@ import sys
 TYPE_CHECKING = False  # mypy reads this as True; importing typing would slow every hook run
 if TYPE_CHECKING:
     import _socket
+    from collections.abc import Callable
     from typing import Any
 
 SOURCES = frozenset({"claude", "codex", "gemini", "cursor", "copilot", "opencode", "aider", "generic"})
@@ -761,6 +762,9 @@ def started_at() -> int:
 def _hook(cli: str, args: list[str]) -> None:
     """Fork the sender and exit at once, without the interpreter's shutdown (nothing is buffered)."""
     at = started_at()
+    if args[:1] == [APPROVE] and cli in DECISION_OUTPUTS:
+        approve(cli, args[1:], at)
+        return
     try:
         import posix
     except ImportError:  # Windows
@@ -786,6 +790,23 @@ def _sender(cli: str, args: list[str], null: int, at: int) -> None:
     the last argument), see _scrub."""
     import posix
 
+    _detach(null)
+    inline = bool(args) and args[-1].lstrip().startswith(("{", "["))
+    if not _scrub(len(sys.orig_argv) - len(sys.argv) + 2) and inline:
+        _spawn_process(cli, args, at)  # no /proc/self/mem: a fresh process with a clean command line sends
+        return
+    payload = _load(cli, args)
+    posix.dup2(null, 0)
+    if null > 2:
+        posix.close(null)
+    _deliver(cli, payload, at)
+
+
+def _detach(null: int) -> None:
+    """In a fork: SIGALRM after CHILD_DEADLINE, a session of its own, no descriptor of the agent's but 0-2 and
+    `null`, and none of the agent's environment left for libc and OpenSSL."""
+    import posix
+
     try:
         from _signal import alarm  # `signal` imports enum; the builtin is enough
     except ImportError:
@@ -801,15 +822,24 @@ def _sender(cli: str, args: list[str], null: int, at: int) -> None:
             posix.putenv(key, value)  # onto the heap: _scrub clears the block the original points into
         else:
             posix.unsetenv(key)
-    inline = bool(args) and args[-1].lstrip().startswith(("{", "["))
-    if not _scrub(len(sys.orig_argv) - len(sys.argv) + 2) and inline:
-        _spawn_process(cli, args, at)  # no /proc/self/mem: a fresh process with a clean command line sends
+
+
+def _send_detached(url: str, token: str, event: Event, at: int) -> None:
+    """Send one event from a detached fork (the approval handler's fallback): the hook does not wait for it."""
+    try:
+        import posix
+    except ImportError:  # Windows
+        _spawn_sender(url, token, event, at)
         return
-    payload = _load(cli, args)
-    posix.dup2(null, 0)
-    if null > 2:
-        posix.close(null)
-    _deliver(cli, payload, at)
+    if posix.fork() == 0:
+        try:
+            null = posix.open("/dev/null", posix.O_RDWR)
+            for fd in (0, 1, 2):
+                posix.dup2(null, fd)
+            _detach(null)
+            post(url, token, event, at=at)
+        finally:
+            posix._exit(0)
 
 
 def _scrub(keep: int) -> bool:
@@ -1170,14 +1200,17 @@ def _unlink(path: str) -> bool:
 def _spawn_process(cli: str, args: list[str], at: int) -> None:
     """Without posix (Windows), or a fork that cannot blank a payload on its command line: normalise here,
     hand only the small event, on a pipe, to a detached `--send` child (no environment but SYSTEMROOT)."""
+    url, token, detail, key = settings()
+    event = track_turn(cli, normalise(cli, _load(cli, args), detail=detail, key=key))
+    if event is not None and url and token:
+        _spawn_sender(url, token, event, at)
+
+
+def _spawn_sender(url: str, token: str, event: Event, at: int) -> None:
     import json
     import os
     import subprocess
 
-    url, token, detail, key = settings()
-    event = track_turn(cli, normalise(cli, _load(cli, args), detail=detail, key=key))
-    if event is None or not url or not token:
-        return
     flags = getattr(subprocess, "DETACHED_PROCESS", 0) | getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)
     env = {key: os.environ[key] for key in ("SYSTEMROOT",) if key in os.environ}
     child = subprocess.Popen(
@@ -1212,6 +1245,273 @@ def _dry_run(args: list[str]) -> None:
         _, _, detail, key = settings()
         event = normalise(args[0], _load(args[0], args[1:]), detail=detail, key=key)
         print(json.dumps(event, indent=2))
+
+
+# -- answering a permission prompt from the page: `hook.pyc <cli> --approve SECONDS` ----------------------
+# The one place the hook makes the agent wait on the network, because the CLI needs our answer. It asks the
+# server for an approval (its detail sealed with the user key), long-polls for its outcome for at most SECONDS
+# (and never past the approval's lifetime), and prints the CLI's decision only for a decision whose proof it
+# checked: made with the user key, for this approval, this behaviour, this sealed detail and this message. A
+# server that is down or refuses, a forged or replayed proof, the terminal answering first (the session's
+# next event withdraws the approval on the server), nobody answering: nothing printed, exit 0, the CLI's own
+# dialog decides. Flow and per-CLI facts: docs/hooks.md.
+APPROVE = "--approve"
+DEFAULT_WAIT = 60  # seconds, when the command names none (install always writes one)
+CONNECT_TIMEOUT = 3.0  # seconds to reach the server and have the approval created; else give up at once
+POLL_LIMIT = 30  # seconds one GET /api/approvals/{id}?wait= may wait (the server's limit)
+APPROVAL_LIMIT = 1000  # characters of a command, path or URL sealed for the person to see
+PLAIN_LIMIT = 3000  # bytes of a sealed plaintext, so the sealed string stays within SEALED_LIMIT
+DENIED = "Denied from the live2d-notify page"  # when the person gave no message
+REPLY_LIMIT = 1 << 16  # bytes of a reply we read
+# How each CLI takes a decision on stdout: Claude Code and Codex nest it, Copilot CLI's is flat.
+DECISION_OUTPUTS = {"claude": "nested", "codex": "nested", "copilot": "flat"}
+_NO_APPROVAL_TOOLS = QUESTION_TOOLS | {"exitplanmode"}  # "allow" alone answers neither: the terminal must
+
+
+class _Stopped(Exception):
+    """The CLI (or the user) ended the hook with a signal while it waited."""
+
+
+def decision_output(cli: str, behavior: str, message: str = "") -> str:
+    """The JSON a CLI reads as the person's decision: allow, or deny with the message given to the agent."""
+    try:
+        from _json import encode_basestring_ascii as quote
+    except ImportError:
+        from json.encoder import encode_basestring_ascii as quote
+    decision = '{"behavior":' + quote(behavior)
+    if behavior == "deny":
+        decision += ',"message":' + quote(message or DENIED)
+    decision += "}"
+    if DECISION_OUTPUTS[cli] == "flat":
+        return decision
+    return '{"hookSpecificOutput":{"hookEventName":"PermissionRequest","decision":' + decision + "}}"
+
+
+def approval_detail(payload: object) -> dict[str, str | None]:
+    """What the person must see to decide, to be sealed: the tool category, the project, and the command (up to
+    1,000 characters), the file path or the URL the request is for."""
+    args = _args(_get(payload, "tool_input", "toolArgs"))
+    command = _get(args, "command", "cmd")
+    if isinstance(command, list):
+        command = " ".join(word for word in command if isinstance(word, str))
+    path = _get(args, "file_path", "filePath", "path", "notebook_path", "absolute_path", "target_file")
+    return {
+        "tool": tool_category(_get(payload, "tool_name", "toolName")),
+        "project": project(payload),
+        "command": _cut(command, APPROVAL_LIMIT),
+        "path": _cut(path, APPROVAL_LIMIT),
+        "url": _cut(_get(args, "url", "uri"), APPROVAL_LIMIT),
+    }
+
+
+def _cut(value: object, limit: int) -> str | None:
+    """A string of at most `limit` characters, "…" marking a cut; None for anything but a non-empty string."""
+    if not isinstance(value, str) or not value:
+        return None
+    return value if len(value) <= limit else value[: max(limit - 1, 0)] + "…"
+
+
+def fitted_text(fields: dict[str, str | None]) -> str:
+    """The plaintext of `fields`, its longest value cut until it fits in PLAIN_LIMIT bytes."""
+    fields = dict(fields)
+    while True:
+        text = _object_text(fields)
+        excess = len(text.encode("utf-8", "replace")) - PLAIN_LIMIT
+        if excess <= 0:
+            return text
+        longest = max(fields, key=lambda name: len(fields[name] or ""))
+        value = fields[longest] or ""
+        fields[longest] = _cut(value, len(value) - max(excess // 4, 1) - 1)
+
+
+def _epoch(value: object) -> float | None:
+    """Seconds since the epoch of an ISO 8601 UTC time (`2026-11-25T18:41:54.000Z`), or None; no datetime."""
+    if not isinstance(value, str) or not value.endswith(("Z", "+00:00")):
+        return None
+    date, _, clock = value.removesuffix("Z").removesuffix("+00:00").partition("T")
+    try:
+        year, month, day = (int(part) for part in date.split("-"))
+        hours, minutes, seconds = clock.split(":")
+        year -= month <= 2  # days from the civil date (H. Hinnant's algorithm)
+        era, year_of_era = divmod(year, 400)
+        day_of_year = (153 * (month + (-3 if month > 2 else 9)) + 2) // 5 + day - 1
+        days = era * 146097 + year_of_era * 365 + year_of_era // 4 - year_of_era // 100 + day_of_year - 719468
+        return days * 86400 + int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+    except ValueError:
+        return None
+
+
+def _seconds(text: str, default: int) -> int:
+    return int(text) if text.isdigit() and 0 < int(text) <= 3600 else default
+
+
+def exchange(
+    url: str, token: str, method: str, path: str, body: bytes | None = None, wait: float = 0.0
+) -> tuple[int, dict[str, str], bytes] | None:
+    """One request to the server: (status, headers, body), or None when it cannot be reached within
+    CONNECT_TIMEOUT or does not answer within CONNECT_TIMEOUT + `wait` seconds."""
+    import time
+
+    target = split_url(url)
+    if target is None or not token or not _plain(token) or not _plain(path):
+        return None
+    scheme, host, port, base = target
+    authority = f"[{host}]" if ":" in host else host
+    if port != (443 if scheme == "https" else 80):
+        authority += f":{port}"
+    head = (
+        f"{method} {base}{path} HTTP/1.1\r\nHost: {authority}\r\nAuthorization: Bearer {token}\r\n"
+        "User-Agent: live2d-notify-hook/1\r\nAccept: application/json\r\nConnection: close\r\n"
+    )
+    if body is not None:
+        head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+    deadline = time.monotonic() + CONNECT_TIMEOUT + wait
+    try:
+        sock = _connect(scheme, host, port, CONNECT_TIMEOUT)
+    except OSError:
+        return None
+    raw = b""
+    try:
+        sock.sendall(head.encode("ascii") + b"\r\n" + (body or b""))
+        while len(raw) < REPLY_LIMIT:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            sock.settimeout(left)
+            chunk = sock.recv(REPLY_LIMIT)
+            if not chunk:
+                break
+            raw += chunk
+    except OSError:
+        return None
+    finally:
+        sock.close()
+    return _reply(raw)
+
+
+def _reply(raw: bytes) -> tuple[int, dict[str, str], bytes] | None:
+    head, sep, body = raw.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = lines[0].split(" ", 2)[1:2]
+    if not sep or not status or not status[0].isdigit():
+        return None
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    if headers.get("transfer-encoding", "").lower() == "chunked":
+        decoded, rest = b"", body
+        while rest:
+            size, _, rest = rest.partition(b"\r\n")
+            length = int(size.split(b";")[0] or b"0", 16)
+            if length == 0:
+                break
+            decoded, rest = decoded + rest[:length], rest[length + 2 :]
+        body = decoded
+    elif headers.get("content-length", "").isdigit():
+        body = body[: int(headers["content-length"])]
+    return int(status[0]), headers, body
+
+
+def approve(cli: str, args: list[str], at: int) -> None:
+    """`hook.pyc <cli> --approve SECONDS [event]`: the blocking PermissionRequest handler (see above)."""
+    import time
+
+    started = time.monotonic()
+    wait = _seconds(args[0] if args else "", DEFAULT_WAIT)
+    try:
+        import posix
+
+        posix.dup2(posix.open("/dev/null", posix.O_WRONLY), 2)  # stdout is for the decision only
+    except ImportError:
+        pass
+    payload = _load(cli, args[1:])
+    url, token, detail, key = settings()
+    event = normalise(cli, payload, detail=detail, key=key)
+    if event is None or not url or not token:
+        return
+    name = _get(payload, "tool_name", "toolName")
+    if key is None or event["type"] != "waiting" or (isinstance(name, str) and name.lower() in _NO_APPROVAL_TOOLS):
+        _send_detached(url, token, event, at)  # told like any prompt; the terminal answers it
+        return
+    sealed = seal(key, fitted_text(approval_detail(payload)))
+    reply = exchange(url, token, "POST", "/api/approvals", _dumps({**event, "sealed": sealed}, at))
+    if reply is None:
+        return  # down, unreachable or too slow: the terminal's dialog is all there is
+    status, _, data = reply
+    if status == 404:  # a server without approvals: tell the prompt as an event
+        _send_detached(url, token, event, at)
+        return
+    created = _decode(data) if status == 201 else None
+    approval_id = _text(_get(created, "approval_id"))
+    if approval_id is None or not _plain(approval_id) or "/" in approval_id or "?" in approval_id:
+        return
+    expires = _epoch(_get(created, "expires_at"))
+
+    def left() -> float:
+        remaining = wait - (time.monotonic() - started)
+        return remaining if expires is None else min(remaining, expires - time.time())
+
+    decision = _await_decision(url, token, approval_id, key, sealed, left)
+    if decision is None:
+        return
+    behavior, message = decision
+    out = decision_output(cli, behavior, message).encode("utf-8")
+    while out:
+        written = _system().write(1, out)
+        out = out[written:]
+
+
+def _await_decision(
+    url: str, token: str, approval_id: str, key: bytes, sealed: str, left: "Callable[[], float]"
+) -> tuple[str, str] | None:
+    """(behavior, message) of the person's decision, once its proof holds; None for anything else. Withdraws
+    the approval when the wait runs out or a signal ends it."""
+    import time
+
+    try:
+        import _signal as signals  # `signal` imports enum; the builtin is enough
+    except ImportError:
+        import signal as signals
+
+    def stop(signum: int, frame: object) -> None:
+        raise _Stopped
+
+    for name in ("SIGTERM", "SIGHUP", "SIGINT"):  # Windows has no SIGHUP
+        if hasattr(signals, name):
+            signals.signal(getattr(signals, name), stop)
+    path = f"/api/approvals/{approval_id}"
+    try:
+        while (remaining := left()) > 0:
+            seconds = min(POLL_LIMIT, int(remaining) + 1)  # past the approval's end, the server answers "expired"
+            asked = time.monotonic()
+            reply = exchange(url, token, "GET", f"{path}?wait={seconds}", wait=seconds)
+            if reply is None:
+                return None  # the server went away: the terminal is in charge, and the next event withdraws
+            status, headers, data = reply
+            if status == 429:
+                retry = headers.get("retry-after", "")
+                time.sleep(min(float(retry) if retry.isdigit() else 1.0, max(left(), 0.0)))
+                continue
+            answer = _decode(data) if status == 200 else None
+            state = _get(answer, "state")
+            if state == "pending":
+                if time.monotonic() - asked < min(seconds, 1):  # a server that does not hold the request
+                    time.sleep(1)
+                continue
+            if state not in ("allowed", "denied") or _get(answer, "approval_id") != approval_id:
+                return None  # withdrawn, expired, refused: nothing to say
+            behavior = "allow" if state == "allowed" else "deny"
+            message = _get(answer, "message")
+            message = "" if message is None else message
+            proof = _get(answer, "proof")
+            if isinstance(message, str) and proof_holds(key, approval_id, behavior, sealed, message, proof):
+                return behavior, message
+            return None  # a decision the person did not make (forged, replayed, another detail or message)
+    except _Stopped:
+        pass
+    exchange(url, token, "DELETE", path)  # nobody answered in time: the terminal stays in charge
+    return None
 
 
 def main(argv: list[str]) -> int:
