@@ -27,6 +27,7 @@ import time
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib import resources
 from importlib.util import MAGIC_NUMBER
 from pathlib import Path
 from typing import Any
@@ -498,12 +499,17 @@ def diff(changes: list[Change]) -> str:
     return "".join(parts)
 
 
+def hook_source() -> str:
+    """The text of hooks.py, from the package on disk or from inside the one-file installer (live2d-notify.pyz)."""
+    return resources.files(hooks.__name__.rpartition(".")[0]).joinpath("hooks.py").read_text(encoding="utf-8")
+
+
 def install_hook_files(out: Callable[[str], None]) -> None:
     """hook.py (readable copy of live2d_notify/hooks.py) and hook.pyc (what the entries run), 0700 dir."""
     directory = config_dir()
     directory.mkdir(parents=True, exist_ok=True)
     os.chmod(directory, 0o700)
-    source = Path(hooks.__file__).read_text(encoding="utf-8")
+    source = hook_source()
     script, compiled = directory / "hook.py", directory / "hook.pyc"
     if _read(script) == source and compiled.is_file() and compiled.read_bytes()[:4] == MAGIC_NUMBER:
         return  # up to date, and compiled by this Python version
