@@ -27,7 +27,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -135,11 +135,15 @@ class Agent:
     tmux: Tmux
     fake: FakeModels
     page: Page
-    started: list[Callable[[], None]] = field(default_factory=list)
+    server: LiveServer
 
     def report(self) -> str:
         paths = " ".join(path for path, _ in self.fake.requests)
-        return f"--- pane\n{self.tmux.screen()}\n--- model requests: {paths}"
+        user = self.page.user["user_id"]
+        told = [line for line in self.server.log_text().splitlines() if user in line and "published" not in line]
+        return f"--- pane\n{self.tmux.screen()}\n--- model requests: {paths}\n--- server, this user:\n" + "\n".join(
+            told[-20:]
+        )
 
     def wait_for_text(self, text: str, timeout: float = DEADLINE) -> None:
         until(lambda: text in self.tmux.screen(), repr(text), timeout, self.report)
@@ -223,7 +227,7 @@ def claude(shared_server: LiveServer, tmp_path: Path) -> Iterator[Callable[..., 
         target = work / "made-by-tool"
         user = new_user(shared_server.url)
         fake = FakeModels("ok", command=f"touch {target}", answer="The file is there.").start()
-        agent = Agent(home, work, target, Tmux(f"l2n-{tag}"), fake, Page(shared_server.url, user))
+        agent = Agent(home, work, target, Tmux(f"l2n-{tag}"), fake, Page(shared_server.url, user), shared_server)
         agents.append(agent)
         seed = {
             "hasCompletedOnboarding": True,
@@ -333,4 +337,117 @@ def test_with_the_server_down_the_dialog_is_not_delayed(claude: Callable[..., Ag
     until(lambda: not agent.approval_hooks(), "the hook to give up", 1.0 + hooks.CONNECT_TIMEOUT, agent.report)
     assert time.monotonic() - shown < 1.0 + hooks.CONNECT_TIMEOUT
     agent.tmux.key("Enter")
+    until(agent.target.exists, "the file, allowed in the terminal", report=agent.report)
+
+
+# -- Codex CLI: its PermissionRequest runs before its own prompt --------------------------------------------
+CODEX_READY = "? for shortcuts"
+CODEX_PROMPT = "Would you like to run the following command?"
+
+
+def _codex_config(home: Path, work: Path, fake: FakeModels) -> None:
+    """The user's own config.toml: a provider for the fake model, hooks on, the work folder trusted."""
+    (home / ".codex").mkdir(parents=True)
+    (home / ".codex" / "config.toml").write_text(
+        'model = "gpt-5"\nmodel_provider = "fake"\ncheck_for_update_on_startup = false\n\n'
+        f'[model_providers.fake]\nname = "fake"\nbase_url = "{fake.url}/v1"\nenv_key = "OPENAI_API_KEY"\n'
+        'wire_api = "responses"\nsupports_websockets = false\nrequest_max_retries = 0\nstream_max_retries = 0\n\n'
+        f'[features]\nhooks = true\n\n[projects."{work}"]\ntrust_level = "trusted"\n'
+    )
+
+
+@pytest.fixture
+def codex(shared_server: LiveServer, tmp_path: Path) -> Iterator[Callable[..., Agent]]:
+    """Start Codex's TUI (asking before it leaves its sandbox) with the approval hooks: `codex(url=…, wait=…)`."""
+    binary = require(CLIS["codex"])
+    agents: list[Agent] = []
+
+    def start(url: str | None = None, wait: int | None = None) -> Agent:
+        tag = uuid.uuid4().hex[:8]
+        home, work = tmp_path / f"home-{tag}", tmp_path / f"work-{tag}"
+        (home / "tmp").mkdir(parents=True)
+        work.mkdir()
+        target = work / "made-by-tool"
+        user = new_user(shared_server.url)
+        fake = FakeModels("ok", command=f"touch {target}", answer="The file is there.", escalate=True).start()
+        agent = Agent(home, work, target, Tmux(f"l2n-{tag}"), fake, Page(shared_server.url, user), shared_server)
+        agents.append(agent)
+        _codex_config(home, work, fake)
+        options = ["--url", url or shared_server.url, "--token", user["hook_token"], "--key", KEY_TEXT, "--approve"]
+        _install("codex", home, work, *options, *(["--approve-wait", str(wait)] if wait else []))
+        env = _environment(home, {"OPENAI_API_KEY": "fake", "CODEX_HOME": str(home / ".codex")})
+        argv = [str(binary), "--dangerously-bypass-hook-trust", "-a", "on-request", "-s", "read-only"]
+        agent.tmux.start(_script(home, work, env, argv))
+        agent.wait_for_text(CODEX_READY, START)
+        return agent
+
+    yield start
+    for agent in agents:
+        agent.tmux.kill()
+        agent.fake.stop()
+        for pid in agent.approval_hooks():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, 9)
+
+
+def _ask_codex(agent: Agent) -> float:
+    """Submit the prompt; return when the model has been asked (monotonic). Codex reads keys that come in a
+    burst as a paste, where Enter is a new line: Enter again until the prompt is really submitted."""
+    text = "Please make the file"
+    agent.tmux.run("send-keys", "-t", agent.tmux.session, "-l", text)
+    agent.wait_for_text(text)
+    asked = lambda: text in json.dumps([body for path, body in agent.fake.requests if "responses" in path])  # noqa: E731
+    for _ in range(10):
+        agent.tmux.key("Enter")
+        with contextlib.suppress(pytest.fail.Exception):
+            until(asked, "the prompt to be submitted", 3.0)
+            return time.monotonic()
+    pytest.fail(f"Codex never submitted the prompt\n{agent.report()}")
+
+
+def test_codex_allowed_on_the_page_runs_the_command(codex: Callable[..., Agent]) -> None:
+    agent = codex()
+    _ask_codex(agent)
+    approval = agent.approval()
+    assert hooks.open_sealed(KEY, approval["sealed"]) == {
+        "tool": "command",
+        "project": agent.work.name,
+        "command": f"touch {agent.target}",
+    }
+    assert CODEX_PROMPT not in agent.tmux.screen()  # Codex waits for the hook before it asks
+    agent.page.decide(approval, "allow")
+    until(agent.target.exists, "the file", report=agent.report)
+    assert CODEX_PROMPT not in agent.tmux.screen()
+    until(lambda: not agent.approval_hooks(), "the hook to exit", report=agent.report)
+
+
+def test_codex_denied_on_the_page_gets_the_message(codex: Callable[..., Agent]) -> None:
+    agent = codex()
+    _ask_codex(agent)
+    approval = agent.approval()
+    message = f"Not now, from the page {uuid.uuid4().hex[:6]}"
+    agent.page.decide(approval, "deny", message)
+    told = lambda: message in json.dumps([body for path, body in agent.fake.requests if "responses" in path])  # noqa: E731
+    until(told, "Codex to tell the model the person's message", report=agent.report)
+    assert not agent.target.exists()
+    until(lambda: not agent.approval_hooks(), "the hook to exit", report=agent.report)
+
+
+def test_codex_nobody_answers_its_own_prompt_comes_at_the_wait(codex: Callable[..., Agent]) -> None:
+    agent = codex(wait=4)
+    asked = _ask_codex(agent)
+    approval = agent.approval()
+    agent.wait_for_text(CODEX_PROMPT)
+    assert time.monotonic() - asked >= 3.0
+    assert agent.page.state(approval["approval_id"]) == "withdrawn"
+    agent.tmux.key("y")
+    until(agent.target.exists, "the file, allowed in the terminal", report=agent.report)
+
+
+def test_codex_with_the_server_down_asks_at_once(codex: Callable[..., Agent]) -> None:
+    agent = codex(url=refused_url())
+    asked = _ask_codex(agent)
+    agent.wait_for_text(CODEX_PROMPT, 10.0 + hooks.CONNECT_TIMEOUT)
+    assert time.monotonic() - asked < 10.0 + hooks.CONNECT_TIMEOUT
+    agent.tmux.key("y")
     until(agent.target.exists, "the file, allowed in the terminal", report=agent.report)

@@ -753,10 +753,27 @@ SENDER_ENV = (b"SSL_CERT_FILE", b"SSL_CERT_DIR")  # all the sender's libc and Op
 
 
 def started_at() -> int:
-    """The hook's own clock, integer microseconds since the epoch (`time` is loaded already under -I -S)."""
+    """When this process started, by this machine's clock: integer microseconds since the epoch.
+
+    On Linux its start time in /proc (10 ms ticks after boot), so two hooks are ordered as the agent started
+    them, however late each interpreter got going on a busy machine (an agent's async PreToolUse hook and its
+    PermissionRequest hook start within milliseconds). Elsewhere: now. (`time` is loaded already under -I -S.)"""
     import time
 
-    return time.time_ns() // 1000
+    now = time.time_ns() // 1000
+    try:
+        import posix
+
+        fd = posix.open("/proc/self/stat", posix.O_RDONLY)
+        try:
+            fields = posix.read(fd, 4096).rpartition(b")")[2].split()
+        finally:
+            posix.close(fd)
+        ticks = int(fields[19])  # field 22, starttime: clock ticks after boot (CLOCK_BOOTTIME)
+        boot = time.clock_gettime_ns(time.CLOCK_BOOTTIME) // 1000
+        return now - boot + ticks * 1_000_000 // posix.sysconf("SC_CLK_TCK")
+    except (ImportError, OSError, ValueError, IndexError, AttributeError):
+        return now
 
 
 def _hook(cli: str, args: list[str]) -> None:
