@@ -133,6 +133,7 @@ async def revoke_all(svc: Services, by: Claims, device_label: str) -> dict[str, 
     now = time.time()
     await svc.broker.records.revoke_tokens(user_id, now)
     await svc.broker.records.remove_devices(user_id, now, keep=by.device)
+    await svc.broker.records.remove_push_subscriptions(user_id)
     device_id = by.device or (await add_device(svc, user_id, device_label)).device_id
     logger.info("all tokens revoked user={} device={}", user_id, device_id)
     body = await credentials(svc, user_id, device_id)
@@ -157,6 +158,7 @@ async def remove_device(svc: Services, user_id: str, device_id: str) -> bool:
     if not await svc.broker.records.remove_device(user_id, device_id, time.time()):
         return False
     await svc.broker.revoke_device(user_id, device_id, _purge_after(svc))
+    await svc.broker.records.remove_push_subscriptions(user_id, device_id)
     svc.metrics.tokens_revoked.labels("device").inc()
     logger.info("device removed user={} device={}", user_id, device_id)
     await tell_devices(svc, user_id)

@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import gc
 import json
+import mimetypes
 import posixpath
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -20,10 +21,12 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.responses import HTMLResponse
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from live2d_notify import push
 from live2d_notify.answers import Desk
 from live2d_notify.brokers import create_broker
 from live2d_notify.config import Settings, SettingsError
@@ -34,6 +37,7 @@ from live2d_notify.hub import Hub
 from live2d_notify.logs import setup_logging, stderr_sink
 from live2d_notify.metrics import Metrics
 from live2d_notify.middleware import RequestLog
+from live2d_notify.push import Presence
 from live2d_notify.ratelimit import RateLimiter
 from live2d_notify.records import Usage
 from live2d_notify.replies import api_error_handler, http_exception_handler, server_error_handler
@@ -76,12 +80,22 @@ def vendor_prefixes(static_dir: Path) -> tuple[str, ...]:
     return tuple(f"/node_modules/{p}" for p in listed if isinstance(p, str) and p and ".." not in p)
 
 
+# Third-party files change only with static/package-lock.json (exact versions): a month in caches. The
+# page's own files are revalidated (ETag) on every load, so a deploy shows at once; the service worker
+# keeps the shell for offline use either way.
+VENDOR_CACHE = b"public, max-age=2592000"
+OWN_CACHE = b"no-cache"
+
+
 class _Fallback:
-    """After the API routes: static/ for the page (with its security headers); a JSON 404 under /api."""
+    """After the API routes: static/ for the page (compressed, with its security and cache headers); a
+    JSON 404 under /api. Nothing but the page's own files is compressed: the event stream never is."""
 
     def __init__(self, static_dir: Path) -> None:
         self.static: ASGIApp | None = (
-            StaticFiles(directory=static_dir, html=True) if (static_dir / "index.html").exists() else None
+            GZipMiddleware(StaticFiles(directory=static_dir, html=True), minimum_size=512, compresslevel=9)
+            if (static_dir / "index.html").exists()
+            else None
         )
         self.vendor = vendor_prefixes(static_dir)
 
@@ -92,9 +106,11 @@ class _Fallback:
         if "/node_modules/" in (normal := posixpath.normpath(path) + "/") and not normal.startswith(self.vendor):
             raise HTTPException(404)  # the rest of node_modules (package.json files, sources, tools) stays private
 
+        cache = VENDOR_CACHE if path.startswith("/node_modules/") else OWN_CACHE
+
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), *PAGE_HEADERS]
+                message["headers"] = [*message.get("headers", []), *PAGE_HEADERS, (b"cache-control", cache)]
             await send(message)
 
         if self.static is None:
@@ -145,6 +161,20 @@ async def _build_on(settings: Settings, store: Store) -> Services:
     metrics.bind_hub(hub)
     desk = Desk(broker, hub, settings.approval_ttl)
     await desk.start()
+    presence = Presence()
+    broker.on("presence", lambda p: presence.report(p["user"], p["device"], bool(p["visible"]), float(p["at"])))
+    sender = None
+    if push.available():
+        private = settings.vapid_private_key or await broker.kept_secret("vapid_private_key", push.Vapid.generate())
+        sender = push.Sender(
+            push.Vapid(private, settings.push_contact),
+            broker.records,
+            presence,
+            metrics,
+            settings.push_hosts or push.PUSH_HOSTS,
+        )
+    else:
+        logger.warning("Web Push is off: {}", push.MISSING)
     return Services(
         settings=settings,
         store=store,
@@ -165,6 +195,8 @@ async def _build_on(settings: Settings, store: Store) -> Services:
         gate=StreamGate(settings.max_streams, settings.streams_per_ip),
         usage=Usage(),
         desk=desk,
+        presence=presence,
+        push=sender,
         revocation_horizon=horizon,
     )
 
@@ -187,6 +219,7 @@ async def _housekeeping(svc: Services) -> None:
             await svc.store.purge(svc.settings.audit_retention)
             await svc.store.purge_records(time.time(), svc.revocation_horizon)
             await svc.desk.sweep()
+            svc.presence.forget_old(time.time())
         except Exception:  # noqa: BLE001 - housekeeping must never stop
             logger.exception("housekeeping failed")
 
@@ -213,6 +246,8 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
     app.state.services = svc
     if svc.audit is not None:
         svc.audit.start()
+    if svc.push is not None:
+        svc.push.start()
     tasks = [
         asyncio.create_task(_housekeeping(svc)),
         asyncio.create_task(_every(USAGE_INTERVAL, lambda: save_usage(svc), "saving last-used times")),
@@ -242,6 +277,8 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
                 await task
         if svc.audit is not None:
             await svc.audit.stop()
+        if svc.push is not None:
+            await svc.push.stop()
         with contextlib.suppress(Exception):
             await save_usage(svc)
         await svc.broker.stop()
@@ -258,6 +295,7 @@ class _App(Starlette):
 
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_env()
+    mimetypes.add_type("application/manifest+json", ".webmanifest")  # the page's web app manifest
     setup_logging(settings.log_format, settings.log_level)
     middleware = [Middleware(RequestLog)]
     if settings.cors_origins:

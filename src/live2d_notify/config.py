@@ -199,6 +199,24 @@ class Settings:
     approval_ttl: int = setting(
         600, Whole(1, 86400), "seconds a permission prompt can be answered from a page before it expires"
     )
+    vapid_private_key: str | None = setting(
+        None,
+        Text(),
+        "the Web Push VAPID private key (base64url of the 32-byte P-256 scalar)",
+        shown="generated once, kept in the DB (or Redis)",
+    )
+    push_contact: str = setting(
+        "mailto:live2d-notify@example.invalid",
+        Text(),
+        "the VAPID `sub`: a `mailto:` or `https:` contact the push services can reach you at",
+    )
+    push_hosts: tuple[str, ...] = setting(
+        (),
+        Items(),
+        "comma-separated push service hosts (`*.` for subdomains) or exact origins a subscription may name; "
+        "replaces the built-in list (FCM, Mozilla, Apple, Microsoft)",
+        shown="the known push services",
+    )
     metrics: bool = setting(True, Flag(), "`0` closes `/metrics`")
     metrics_token: str | None = setting(
         None,

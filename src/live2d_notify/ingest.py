@@ -26,6 +26,7 @@ from live2d_notify.tokens import Claims
 EVENT_BODY_LIMIT = 8 * 1024
 HOOK_BODY_LIMIT = 1024 * 1024
 IGNORED = Reply(202, b'{"ignored":true}')
+PUSHED = frozenset({"waiting", "success", "error"})  # what may reach a phone in a pocket (Web Push)
 
 
 def _headers(scope: Scope) -> tuple[str | None, str | None, str | None]:
@@ -139,6 +140,8 @@ async def publish_fields(
         ) from None
     svc.metrics.hot.observe_latency(max(0.0, time.time() - event.us / 1_000_000))
     svc.usage.token(claims.user_id, claims.token_id, time.time())
+    if svc.push is not None and fields["type"] in PUSHED:
+        svc.push.notify(claims.user_id, "approval" if fields.get("approval_id") else str(fields["type"]), event.fields)
     if dedupe and svc.desk.watching(claims.user_id, session):
         await svc.desk.moved_on(claims.user_id, session, event.us, fields)
     if svc.audit is not None:

@@ -96,6 +96,12 @@ class Metrics:
         self.tokens_revoked = Counter(
             "live2d_notify_tokens_revoked", "Revocations, by kind (token or all).", ["kind"], registry=r
         )
+        self.push_outcomes = Counter(
+            "live2d_notify_push",
+            "Web Push deliveries, by outcome (sent, gone, failed, dropped, refused).",
+            ["outcome"],
+            registry=r,
+        )
         self.hot = _HotCounters()
         r.register(self.hot)
 

@@ -354,6 +354,62 @@ def openapi_document() -> dict[str, Any]:
                     params=_path("approval_id"),
                 )
             },
+            "/api/push/key": {
+                "get": {
+                    "summary": "The server's VAPID public key for pushManager.subscribe",
+                    "responses": {
+                        "200": _json(
+                            {"type": "object", "required": ["public_key"], "properties": {"public_key": _STR}}
+                        ),
+                        **_errors(503),
+                    },
+                }
+            },
+            "/api/push-subscriptions": {
+                "get": _op(
+                    "This device's push subscription",
+                    {"200": _json({"type": "object", "required": ["subscriptions"]}), **_errors(401, 403, 429, 503)},
+                    auth="session",
+                ),
+                "post": _op(
+                    "Notify this device even when its page is closed",
+                    {
+                        "201": _json(
+                            {"type": "object", "required": ["subscription_id"], "properties": {"subscription_id": _STR}}
+                        ),
+                        **_errors(400, 401, 403, 409, 413, 415, 422, 429, 503),
+                    },
+                    auth="session",
+                    body={
+                        "type": "object",
+                        "required": ["endpoint", "keys"],
+                        "properties": {
+                            "endpoint": _STR,
+                            "keys": {"type": "object", "properties": {"p256dh": _STR, "auth": _STR}},
+                            "events": {
+                                "type": "array",
+                                "items": {"type": "string", "enum": ["waiting", "approval", "success", "error"]},
+                            },
+                        },
+                    },
+                ),
+            },
+            "/api/push-subscriptions/{subscription_id}": {
+                "delete": _op(
+                    "Stop push notifications for this subscription (idempotent)",
+                    {"204": {"description": "removed (or never yours)"}, **_errors(401, 403, 429, 503)},
+                    auth="session",
+                    params=_path("subscription_id"),
+                )
+            },
+            "/api/presence": {
+                "put": _op(
+                    "Whether this device's page is in view",
+                    {"204": {"description": "noted"}, **_errors(400, 401, 403, 413, 415, 422, 429, 503)},
+                    auth="session",
+                    body={"type": "object", "required": ["visible"], "properties": {"visible": {"type": "boolean"}}},
+                )
+            },
             "/api/events": {
                 "post": _op(
                     "Publish an event",

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from live2d_notify.approvals import Approval
 from live2d_notify.events import iso
+from live2d_notify.push import Subscription
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +114,18 @@ class Records(Protocol):
 
     async def pending_approvals(self, user_id: str | None = None) -> list[Approval]:
         """The user's (or, None, everyone's) approvals stored as pending, oldest first."""
+
+    # -- push subscriptions -------------------------------------------------------------------------
+    async def put_push_subscription(self, sub: Subscription) -> None:
+        """One per device: a new one replaces the device's old one."""
+
+    async def push_subscriptions(self, user_id: str) -> list[Subscription]: ...
+
+    async def remove_push_subscription(self, user_id: str, subscription_id: str) -> bool:
+        """False when the user has no such subscription (then nothing changes)."""
+
+    async def remove_push_subscriptions(self, user_id: str, device_id: str | None = None) -> None:
+        """The device's subscriptions (None: every one of the user's), when the device or everything is revoked."""
 
     async def claim_pairing(self, code_hash: str, now: float) -> tuple[str, str | None, float]:
         """Claim a code once: (pairing.CLAIMED, user_id, created_at), or (USED | EXPIRED | INVALID, None, 0).

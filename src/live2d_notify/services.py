@@ -22,6 +22,7 @@ from live2d_notify.tokens import TokenService
 
 if TYPE_CHECKING:
     from live2d_notify.answers import Desk
+    from live2d_notify.push import Presence, Sender
     from live2d_notify.streams import StreamGate
 
 
@@ -51,6 +52,8 @@ class Services:
     gate: StreamGate
     usage: Usage
     desk: Desk
+    presence: Presence
+    push: Sender | None  # None: Web Push is not installed (the push extra)
     revocation_horizon: int  # seconds a revocation is kept: the longest token lifetime ever issued
 
 

@@ -17,7 +17,7 @@ import json
 import os
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from loguru import logger
 
 from live2d_notify import pairing
 from live2d_notify.approvals import Approval
+from live2d_notify.push import Subscription
 from live2d_notify.records import DeviceRecord, TokenRecord
 
 # MIGRATIONS[n] takes a database from user_version n to n + 1.
@@ -62,6 +63,11 @@ MIGRATIONS = (
       approval_id TEXT PRIMARY KEY, user_id TEXT NOT NULL, state TEXT NOT NULL, expires_at REAL NOT NULL,
       record TEXT NOT NULL);
     CREATE INDEX approvals_user ON approvals (user_id, state);
+    """,
+    """
+    CREATE TABLE push_subscriptions (
+      subscription_id TEXT PRIMARY KEY, user_id TEXT NOT NULL, device_id TEXT NOT NULL, record TEXT NOT NULL);
+    CREATE UNIQUE INDEX push_device ON push_subscriptions (user_id, device_id);
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -130,12 +136,12 @@ class Store:
             await cur.fetchone()
 
     # -- signing keys -----------------------------------------------------------------------
-    async def get_or_create_secret(self, generate: str) -> str:
-        """The generated key kept in the database, so a restart keeps every token valid."""
+    async def get_or_create_secret(self, generate: str, name: str = "secret_key") -> str:
+        """A generated key kept in the database (the signing key, the VAPID key), so a restart keeps it."""
         async with self._lock:
-            await self.db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('secret_key', ?)", (generate,))
+            await self.db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)", (name, generate))
             await self.db.commit()
-            async with self.db.execute("SELECT value FROM meta WHERE key = 'secret_key'") as cur:
+            async with self.db.execute("SELECT value FROM meta WHERE key = ?", (name,)) as cur:
                 row = await cur.fetchone()
         assert row is not None
         return str(row[0])
@@ -357,6 +363,37 @@ class Store:
         rows = await self._rows(f"SELECT record FROM approvals {where}", args)
         return sorted((Approval.from_record(json.loads(r[0])) for r in rows), key=lambda a: a.created_us)
 
+    # -- push subscriptions ---------------------------------------------------------------------
+    async def put_push_subscription(self, sub: Subscription) -> None:
+        """One per device: a new one replaces the device's old one."""
+        async with self._lock:
+            await self.db.execute(
+                "DELETE FROM push_subscriptions WHERE user_id = ? AND device_id = ?", (sub.user_id, sub.device_id)
+            )
+            await self.db.execute(
+                "INSERT INTO push_subscriptions (subscription_id, user_id, device_id, record) VALUES (?, ?, ?, ?)",
+                (sub.subscription_id, sub.user_id, sub.device_id, json.dumps(asdict(sub))),
+            )
+            await self.db.commit()
+
+    async def push_subscriptions(self, user_id: str) -> list[Subscription]:
+        rows = await self._rows("SELECT record FROM push_subscriptions WHERE user_id = ?", (user_id,))
+        return [_subscription(json.loads(r[0])) for r in rows]
+
+    async def remove_push_subscription(self, user_id: str, subscription_id: str) -> bool:
+        changed = await self._write(
+            "DELETE FROM push_subscriptions WHERE user_id = ? AND subscription_id = ?", (user_id, subscription_id)
+        )
+        return changed > 0
+
+    async def remove_push_subscriptions(self, user_id: str, device_id: str | None = None) -> None:
+        if device_id is None:
+            await self._write("DELETE FROM push_subscriptions WHERE user_id = ?", (user_id,))
+        else:
+            await self._write(
+                "DELETE FROM push_subscriptions WHERE user_id = ? AND device_id = ?", (user_id, device_id)
+            )
+
     # -- agent cards of the single-process broker -----------------------------------------------
     async def save_agents(self, cards: Mapping[str, list[dict[str, Any]]]) -> None:
         if not cards:
@@ -442,3 +479,7 @@ class AuditLog:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         await self.flush()
+
+
+def _subscription(record: dict[str, Any]) -> Subscription:
+    return Subscription(**{**record, "events": tuple(record["events"])})

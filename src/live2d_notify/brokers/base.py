@@ -58,6 +58,9 @@ class Broker(Protocol):
         """Revoke every token of the user issued before the cut-off and close their streams, on every process
         (this process's mirror and streams before any await)."""
 
+    async def kept_secret(self, name: str, generate: str) -> str:
+        """A generated secret every process shares (the VAPID key): `generate` unless one is kept already."""
+
     async def longest_lifetime(self, current: int) -> int:
         """The longest token lifetime ever issued (kept durably, raised to `current`): how long
         revocations must be kept, even after a TTL was lowered."""

@@ -85,6 +85,9 @@ class MemoryBroker:
         self.revocations.revoke_device(user_id, device_id, purge_after)
         self.hub.close_device(user_id, device_id)
 
+    async def kept_secret(self, name: str, generate: str) -> str:
+        return await self.store.get_or_create_secret(generate, name)
+
     async def longest_lifetime(self, current: int) -> int:
         return await self.store.longest_lifetime(current)
 

@@ -323,6 +323,12 @@ class RedisBroker:
     async def load_device_revocations(self, horizon: int) -> None:
         return None  # loaded with the others, whenever the subscription (re)starts
 
+    async def kept_secret(self, name: str, generate: str) -> str:
+        """In Redis, inside its trust boundary (SECURITY.md): the first process's wins."""
+        key = f"l2n:secret:{name}"
+        await self.redis.set(key, generate, nx=True)
+        return str((await self.redis.get(key)).decode())
+
     async def longest_lifetime(self, current: int) -> int:
         """The longest token lifetime any process has issued with: revocations are kept that long."""
         try:

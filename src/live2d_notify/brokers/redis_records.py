@@ -19,6 +19,7 @@ from redis.exceptions import RedisError
 from live2d_notify import pairing
 from live2d_notify.approvals import PENDING, Approval
 from live2d_notify.brokers.base import BrokerUnavailable
+from live2d_notify.push import Subscription
 from live2d_notify.records import DeviceRecord, TokenRecord
 
 _CLAIM = """
@@ -54,6 +55,10 @@ def _pairing(code_hash: str) -> str:
 
 def _approval(approval_id: str) -> str:
     return f"l2n:approval:{approval_id}"
+
+
+def _push(user_id: str) -> str:
+    return f"l2n:push:{user_id}"
 
 
 PENDING_APPROVALS = "l2n:approvals:pending"  # a set of "user\x1fid" of every pending approval
@@ -220,3 +225,32 @@ class RedisRecords:
         raws = await self._run(self.redis.mget([_approval(a) for _, a in ids]))
         out = [Approval.from_record(json.loads(raw)) for raw in raws if raw is not None]
         return sorted((a for a in out if a.state == PENDING), key=lambda a: a.created_us)
+
+    # -- push subscriptions -----------------------------------------------------------------------
+    async def push_subscriptions(self, user_id: str) -> list[Subscription]:
+        rows = await self._run(self.redis.hgetall(_push(user_id)))
+        out = []
+        for raw in rows.values():
+            record = json.loads(raw)
+            out.append(Subscription(**{**record, "events": tuple(record["events"])}))
+        return out
+
+    async def put_push_subscription(self, sub: Subscription) -> None:
+        old = [s.subscription_id for s in await self.push_subscriptions(sub.user_id) if s.device_id == sub.device_id]
+        pipe = self.redis.pipeline(transaction=True)
+        if old:
+            pipe.hdel(_push(sub.user_id), *old)
+        pipe.hset(_push(sub.user_id), sub.subscription_id, json.dumps(asdict(sub)))
+        pipe.expire(_push(sub.user_id), self.keep)
+        await self._run(pipe.execute())
+
+    async def remove_push_subscription(self, user_id: str, subscription_id: str) -> bool:
+        return bool(await self._run(self.redis.hdel(_push(user_id), subscription_id)))
+
+    async def remove_push_subscriptions(self, user_id: str, device_id: str | None = None) -> None:
+        if device_id is None:
+            await self._run(self.redis.delete(_push(user_id)))
+            return
+        gone = [s.subscription_id for s in await self.push_subscriptions(user_id) if s.device_id == device_id]
+        if gone:
+            await self._run(self.redis.hdel(_push(user_id), *gone))

@@ -9,7 +9,7 @@ from __future__ import annotations
 from starlette.routing import BaseRoute, Route
 
 from live2d_notify.ingest import PublishEndpoint
-from live2d_notify.routes import accounts, approvals, devices, operations
+from live2d_notify.routes import accounts, approvals, devices, operations, push
 from live2d_notify.streams import StreamEndpoint
 
 _publish = PublishEndpoint()
@@ -39,6 +39,11 @@ routes: list[BaseRoute] = [
     Route("/api/approvals/{approval_id}", approvals.poll_approval, methods=["GET"]),
     Route("/api/approvals/{approval_id}", approvals.withdraw_approval, methods=["DELETE"]),
     Route("/api/approvals/{approval_id}/decision", approvals.decide_approval, methods=["POST"]),
+    Route("/api/push/key", push.public_key, methods=["GET"]),
+    Route("/api/push-subscriptions", push.list_subscriptions, methods=["GET"]),
+    Route("/api/push-subscriptions", push.subscribe, methods=["POST"]),
+    Route("/api/push-subscriptions/{subscription_id}", push.unsubscribe, methods=["DELETE"]),
+    Route("/api/presence", push.presence, methods=["PUT"]),
     *FAST,
     Route("/healthz", operations.healthz, methods=["GET"]),
     Route("/readyz", operations.readyz, methods=["GET"]),
