@@ -10,6 +10,7 @@ opens its sealed detail and computes the proof with the user key, as the page do
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 import time
@@ -308,6 +309,16 @@ def test_when_its_own_wait_runs_out_the_hook_withdraws(setup: Setup) -> None:
     assert setup.page.state(approval["approval_id"]) == "withdrawn"
 
 
+@pytest.mark.parametrize("signal_number", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT], ids=lambda n: n.name)
+def test_a_signal_withdraws_the_approval_and_leaves_silently(signal_number: signal.Signals, setup: Setup) -> None:
+    """The CLI gave up on the hook (its timeout, the user quit): the page stops showing the prompt."""
+    hook = setup.start()
+    approval = setup.page.next_approval()
+    hook.proc.send_signal(signal_number)
+    assert_nothing_printed(hook.result())
+    assert setup.page.state(approval["approval_id"]) == "withdrawn"
+
+
 def test_an_approval_that_expires_on_the_server_ends_the_wait(
     server_factory: Callable[..., LiveServer], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -418,21 +429,6 @@ def test_a_long_command_is_cut_to_fit_the_sealed_limit() -> None:
 def test_the_sealed_detail_is_the_command_path_or_url(tool_input: object, expected: dict[str, str]) -> None:
     detail = hooks.approval_detail({"tool_name": "Write", "tool_input": tool_input, "cwd": "/w/proj"})
     assert {k: v for k, v in detail.items() if v is not None and k not in ("tool", "project")} == expected
-
-
-@pytest.mark.parametrize(
-    ("text", "seconds"),
-    [
-        ("1970-01-01T00:00:00.000Z", 0.0),
-        ("2026-11-25T18:41:54.000Z", 1795632114.0),
-        ("2000-02-29T12:00:00.5+00:00", 951825600.5),
-        ("2026-11-25T18:41:54", None),
-        ("soon", None),
-        (None, None),
-    ],
-)
-def test_expiry_times_are_read_without_datetime(text: object, seconds: float | None) -> None:
-    assert hooks._epoch(text) == seconds
 
 
 def test_a_chunked_reply_is_read() -> None:

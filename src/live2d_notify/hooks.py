@@ -1267,11 +1267,11 @@ def _dry_run(args: list[str]) -> None:
 # -- answering a permission prompt from the page: `hook.pyc <cli> --approve SECONDS` ----------------------
 # The one place the hook makes the agent wait on the network, because the CLI needs our answer. It asks the
 # server for an approval (its detail sealed with the user key), long-polls for its outcome for at most SECONDS
-# (and never past the approval's lifetime), and prints the CLI's decision only for a decision whose proof it
-# checked: made with the user key, for this approval, this behaviour, this sealed detail and this message. A
-# server that is down or refuses, a forged or replayed proof, the terminal answering first (the session's
-# next event withdraws the approval on the server), nobody answering: nothing printed, exit 0, the CLI's own
-# dialog decides. Flow and per-CLI facts: docs/hooks.md.
+# (the server ends it sooner when the approval expires), and prints the CLI's decision only for a decision
+# whose proof it checked: made with the user key, for this approval, this behaviour, this sealed detail and
+# this message. A server that is down or refuses, a forged or replayed proof, the terminal answering first
+# (the session's next event withdraws the approval on the server), nobody answering: nothing printed, exit 0,
+# the CLI's own dialog decides. Flow and per-CLI facts: docs/hooks.md.
 APPROVE = "--approve"
 DEFAULT_WAIT = 60  # seconds, when the command names none (install always writes one)
 CONNECT_TIMEOUT = 3.0  # seconds to reach the server and have the approval created; else give up at once
@@ -1339,23 +1339,6 @@ def fitted_text(fields: dict[str, str | None]) -> str:
         longest = max(fields, key=lambda name: len(fields[name] or ""))
         value = fields[longest] or ""
         fields[longest] = _cut(value, len(value) - max(excess // 4, 1) - 1)
-
-
-def _epoch(value: object) -> float | None:
-    """Seconds since the epoch of an ISO 8601 UTC time (`2026-11-25T18:41:54.000Z`), or None; no datetime."""
-    if not isinstance(value, str) or not value.endswith(("Z", "+00:00")):
-        return None
-    date, _, clock = value.removesuffix("Z").removesuffix("+00:00").partition("T")
-    try:
-        year, month, day = (int(part) for part in date.split("-"))
-        hours, minutes, seconds = clock.split(":")
-        year -= month <= 2  # days from the civil date (H. Hinnant's algorithm)
-        era, year_of_era = divmod(year, 400)
-        day_of_year = (153 * (month + (-3 if month > 2 else 9)) + 2) // 5 + day - 1
-        days = era * 146097 + year_of_era * 365 + year_of_era // 4 - year_of_era // 100 + day_of_year - 719468
-        return days * 86400 + int(hours) * 3600 + int(minutes) * 60 + float(seconds)
-    except ValueError:
-        return None
 
 
 def _seconds(text: str, default: int) -> int:
@@ -1436,6 +1419,7 @@ def approve(cli: str, args: list[str], at: int) -> None:
 
     started = time.monotonic()
     wait = _seconds(args[0] if args else "", DEFAULT_WAIT)
+    signals = _Signals()
     try:
         import posix
 
@@ -1463,13 +1447,11 @@ def approve(cli: str, args: list[str], at: int) -> None:
     approval_id = _text(_get(created, "approval_id"))
     if approval_id is None or not _plain(approval_id) or "/" in approval_id or "?" in approval_id:
         return
-    expires = _epoch(_get(created, "expires_at"))
-
-    def left() -> float:
-        remaining = wait - (time.monotonic() - started)
-        return remaining if expires is None else min(remaining, expires - time.time())
-
+    # Its own wait only: when the approval's lifetime ends first, the server answers "expired" (its clock, not ours).
+    signals.armed = True
+    left = lambda: -1.0 if signals.caught else wait - (time.monotonic() - started)  # noqa: E731
     decision = _await_decision(url, token, approval_id, key, sealed, left)
+    signals.armed = False  # the decision goes out whole
     if decision is None:
         return
     behavior, message = decision
@@ -1479,6 +1461,26 @@ def approve(cli: str, args: list[str], at: int) -> None:
         out = out[written:]
 
 
+class _Signals:
+    """SIGTERM, SIGHUP and SIGINT end the wait: the hook withdraws what it asked and exits 0, silent. Until the
+    approval's id is known (`armed`), a signal is only noted, so that the hook can still withdraw it."""
+
+    def __init__(self) -> None:
+        self.caught = self.armed = False
+        try:
+            import _signal as signals  # `signal` imports enum; the builtin is enough
+        except ImportError:
+            import signal as signals
+        for name in ("SIGTERM", "SIGHUP", "SIGINT"):  # Windows has no SIGHUP
+            if hasattr(signals, name):
+                signals.signal(getattr(signals, name), self)
+
+    def __call__(self, signum: int, frame: object) -> None:
+        self.caught = True
+        if self.armed:
+            raise _Stopped
+
+
 def _await_decision(
     url: str, token: str, approval_id: str, key: bytes, sealed: str, left: "Callable[[], float]"
 ) -> tuple[str, str] | None:
@@ -1486,21 +1488,10 @@ def _await_decision(
     the approval when the wait runs out or a signal ends it."""
     import time
 
-    try:
-        import _signal as signals  # `signal` imports enum; the builtin is enough
-    except ImportError:
-        import signal as signals
-
-    def stop(signum: int, frame: object) -> None:
-        raise _Stopped
-
-    for name in ("SIGTERM", "SIGHUP", "SIGINT"):  # Windows has no SIGHUP
-        if hasattr(signals, name):
-            signals.signal(getattr(signals, name), stop)
     path = f"/api/approvals/{approval_id}"
     try:
         while (remaining := left()) > 0:
-            seconds = min(POLL_LIMIT, int(remaining) + 1)  # past the approval's end, the server answers "expired"
+            seconds = min(POLL_LIMIT, int(remaining) + 1)
             asked = time.monotonic()
             reply = exchange(url, token, "GET", f"{path}?wait={seconds}", wait=seconds)
             if reply is None:
