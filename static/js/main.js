@@ -28,8 +28,15 @@ import { AgentCards } from "./agent-cards.js";
 import { Spotlight } from "./spotlight.js";
 import { open as openSealed } from "./seal.js";
 import { EVENT_TYPES } from "./reactions.js";
+import { ServerList } from "./server-list.js";
+import { DevicesPanel } from "./devices-panel.js";
+import { PairingView } from "./pairing-view.js";
+import { PairingClaim } from "./pairing.js";
+import { InstallPanel } from "./install-command.js";
 
-const TOKENS_REFRESH_MS = 60000; // the expiry texts ("expires in 29 days")
+const LISTS_REFRESH_MS = 60000; // the lists again (last used, last seen) and the expiry texts
+const TOKENS_AFTER_EVENT_MS = 5000; // an agent event means a token was used: its "last used", at most this often
+const HOOK_SECRETS_GRACE_MS = 10000; // a secret no list has held yet is kept this long after its minting
 
 const config = readConfig(window.LIVE2D_NOTIFY_CONFIG);
 const api = createApi(config.apiBase);
@@ -59,8 +66,45 @@ const models = new ModelPicker({
   elements: { select: byTestId("model-select"), form: byTestId("own-model-form"), note: $(".renderer-note"), stage: byTestId("character") },
 });
 
-const tokens = new TokensPanel($(".tokens-panel"), { account, announcer, notice, copy });
+const tokenList = new ServerList(account, "/api/tokens", "tokens", "token_id");
+const deviceList = new ServerList(account, "/api/devices", "devices", "device_id");
+const tokens = new TokensPanel($(".tokens-panel"), { account, tokens: tokenList, announcer, notice, copy });
 const snippets = new SnippetsView(byTestId("snippets"), { account, origin: api.origin, prefs, copy });
+const devices = new DevicesPanel($(".devices-panel"), { account, devices: deviceList, announcer, notice });
+const pairingView = new PairingView($(".devices-panel"), { account, announcer, copy });
+const install = new InstallPanel($(".install-panel"), {
+  account,
+  origin: api.origin,
+  copy,
+  notice,
+  announcer,
+  deviceLabel: () => {
+    const mine = (deviceList.items || []).find((d) => d.device_id === account.deviceId || d.current === true);
+    return mine && mine.label ? mine.label : "this device";
+  },
+});
+const pairing = new PairingClaim(
+  {
+    dialog: byTestId("pair-dialog"),
+    heading: $(".pair-heading"),
+    ask: $(".pair-ask"),
+    switchButton: byTestId("pair-switch"),
+    stayButton: byTestId("pair-stay"),
+    failed: $(".pair-failed"),
+    error: byTestId("pair-error"),
+    retry: byTestId("pair-retry"),
+    dismiss: byTestId("pair-dismiss"),
+  },
+  { account, api, notice, announcer },
+);
+tokenList.addEventListener("change", () => {
+  if (tokenList.items) {
+    account.keepOnlyHooks(tokenList.items.map((t) => t.token_id), tokenList.seen, tokenList.receivedAt, HOOK_SECRETS_GRACE_MS);
+  }
+  tokens.render();
+});
+deviceList.addEventListener("change", () => devices.render());
+const fetchLists = () => Promise.all([tokenList.fetch(), deviceList.fetch()]);
 new AccountView(
   {
     main: $("main"),
@@ -72,20 +116,31 @@ new AccountView(
   { account, notice },
   {
     signedIn() {
-      tokens.render();
-      snippets.render();
       if (stream.follow(account.userId)) {
         events.clear();
         cards.forget();
         sessions.clear();
         spotlight.refresh();
+        tokenList.clear();
+        deviceList.clear();
+        devices.clear();
+        pairingView.hide();
       }
+      tokens.render();
+      snippets.render();
+      devices.render();
+      install.render();
     },
     signedOut() {
       stream.follow(null);
       sessions.clear();
       spotlight.refresh();
+      tokenList.clear();
+      deviceList.clear();
       tokens.clear();
+      devices.clear();
+      pairingView.hide();
+      install.render();
     },
   },
 );
@@ -97,8 +152,28 @@ new PrefsPanel(
   { notifier, prefs },
 );
 
+let tokensFetchedAt = 0;
+let tokensTimer = 0;
+/** Fetch the tokens list for its "last used" after an agent event, at most every TOKENS_AFTER_EVENT_MS. */
+function tokensUsed() {
+  if (tokensTimer) return;
+  const wait = Math.max(0, tokensFetchedAt + TOKENS_AFTER_EVENT_MS - Date.now());
+  tokensTimer = window.setTimeout(() => {
+    tokensTimer = 0;
+    tokensFetchedAt = Date.now();
+    tokenList.fetch();
+  }, wait);
+}
+
+stream.addEventListener("ready", () => {
+  tokensFetchedAt = Date.now();
+  fetchLists();
+});
+stream.addEventListener("devices", (e) => deviceList.receive(e.detail));
+stream.addEventListener("tokens", (e) => tokenList.receive(e.detail));
 stream.addEventListener("agent", (e) => {
   const event = e.detail;
+  tokensUsed();
   if (!EVENT_TYPES.includes(event.type)) event.type = "info";
   events.add(event);
   spotlight.onEvent(event, sessions.apply(event));
@@ -111,6 +186,7 @@ stream.addEventListener("agents", (e) => {
 });
 stream.addEventListener("reset", () => {
   events.addGap("Some events were missed while disconnected.");
+  fetchLists();
   // What the gap lost, from the server's per-session snapshot (GET /api/agents; none before it exists).
   account.authed("GET", "/api/agents").then((data) => {
     if (data && Array.isArray(data.agents)) {
@@ -123,5 +199,11 @@ stream.addEventListener("revoked", () => account.revokedByServer());
 
 models.build();
 models.show();
-keepSigningUp(account, notice);
-window.setInterval(() => account.signedIn && tokens.render(), TOKENS_REFRESH_MS);
+// A pairing link is claimed before this browser would sign up on its own.
+pairing.begin().finally(() => keepSigningUp(account, notice));
+window.addEventListener("hashchange", () => pairing.begin());
+window.setInterval(() => {
+  if (!account.signedIn) return;
+  tokens.render();
+  if (!document.hidden && stream.state === "live") fetchLists();
+}, LISTS_REFRESH_MS);

@@ -16,8 +16,10 @@ export const StreamState = Object.freeze({ LIVE: "live", RECONNECTING: "reconnec
 
 export class Stream extends EventTarget {
   /**
-   * Events dispatched: "state" (detail: state), "agent" (detail: event), "agents" (detail: the server's
-   * snapshot of every agent session, sent right after `ready`), "reset", "revoked".
+   * Events dispatched: "state" (detail: state), "ready" (each time a stream opens: what changed while
+   * none was open is not replayed, so lists are fetched again), "agent" (detail: event), "agents"
+   * (detail: the server's snapshot of every agent session, sent right after `ready`), "devices" and
+   * "tokens" (detail: the account's devices / live hook tokens, whenever they change), "reset", "revoked".
    */
   constructor(api, account) {
     super();
@@ -141,6 +143,7 @@ export class Stream extends EventTarget {
       if (source !== this._source) return;
       this._failures = 0;
       this._setState(StreamState.LIVE);
+      this.dispatchEvent(new Event("ready"));
     });
     source.addEventListener("agent", (message) => {
       if (source !== this._source) return;
@@ -169,6 +172,19 @@ export class Stream extends EventTarget {
       }
       if (data && Array.isArray(data.agents)) this.dispatchEvent(new CustomEvent("agents", { detail: data.agents }));
     });
+    // The account's devices and hook tokens: whole lists, live only (no id, never replayed).
+    for (const [kind, field] of [["devices", "devices"], ["tokens", "tokens"]]) {
+      source.addEventListener(kind, (message) => {
+        if (source !== this._source) return;
+        let data;
+        try {
+          data = JSON.parse(message.data);
+        } catch {
+          return;
+        }
+        if (data && Array.isArray(data[field])) this.dispatchEvent(new CustomEvent(kind, { detail: data[field] }));
+      });
+    }
     source.addEventListener("reset", () => {
       if (source === this._source) this.dispatchEvent(new Event("reset"));
     });
