@@ -431,6 +431,14 @@ def test_the_sealed_detail_is_the_command_path_or_url(tool_input: object, expect
     assert {k: v for k, v in detail.items() if v is not None and k not in ("tool", "project")} == expected
 
 
+def test_a_reply_is_whole_without_waiting_for_the_connection_to_close() -> None:
+    head = b"HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\n"
+    assert not hooks._whole(head + b'{"a":') and hooks._whole(head + b'{"a":1}')
+    chunked = b'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\n{"a"\r\n'
+    assert not hooks._whole(chunked) and hooks._whole(chunked + b"3\r\n:1}\r\n0\r\n\r\n")
+    assert not hooks._whole(b"HTTP/1.1 204 No Content\r\n") and hooks._whole(b"HTTP/1.1 204 No Content\r\n\r\n")
+
+
 def test_a_chunked_reply_is_read() -> None:
     raw = b'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\n{"a"\r\n3\r\n:1}\r\n0\r\n\r\n'
     assert hooks._reply(raw) == (200, {"transfer-encoding": "chunked"}, b'{"a":1}')

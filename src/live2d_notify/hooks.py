@@ -1382,11 +1382,30 @@ def exchange(
             if not chunk:
                 break
             raw += chunk
+            if _whole(raw):  # a proxy may keep the connection open despite `Connection: close`
+                break
     except OSError:
         return None
     finally:
         sock.close()
     return _reply(raw)
+
+
+def _whole(raw: bytes) -> bool:
+    """Whether `raw` holds a whole reply: its head, and all of a Content-Length body or a chunked one."""
+    head, sep, body = raw.partition(b"\r\n\r\n")
+    if not sep:
+        return False
+    lines = head.lower().split(b"\r\n")
+    if lines[0].split(b" ")[1:2] in ([b"204"], [b"304"]):
+        return True  # no body
+    for line in lines[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip() == b"content-length" and value.strip().isdigit():
+            return len(body) >= int(value.strip())
+        if name.strip() == b"transfer-encoding" and b"chunked" in value:
+            return body.endswith(b"0\r\n\r\n")
+    return False
 
 
 def _reply(raw: bytes) -> tuple[int, dict[str, str], bytes] | None:
