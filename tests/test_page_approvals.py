@@ -12,8 +12,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import os
 import re
+import shlex
+import subprocess
+import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -518,3 +523,96 @@ def test_a_new_user_key_hides_the_old_details_changes_the_install_command_and_re
     card(phone, after).get_by_test_id("approve").click()
     expect(card(laptop, after)).to_have_attribute("data-state", "allowed", timeout=1_000)
     assert outcome(shared_server, token, after)["proof"] == expected_proof(new_key, after, "allow", new_sealed)
+
+
+# -- the real hook, end to end -------------------------------------------------------------------------------
+PERMISSION_REQUEST = json.loads(
+    (ROOT / "tests" / "fixtures" / "payloads" / "claude" / "PermissionRequest-Bash.json").read_text()
+)
+
+
+def installed_permission_hook(page: Page, home: Path) -> list[str]:
+    """Run the page's own install command for Claude Code (switch on) in `home`; the PermissionRequest hook."""
+    page.get_by_test_id("approvals-toggle").check()
+    command = page.locator('[data-testid="install-command"][data-cli="claude"]').inner_text()
+    argv = shlex.split(command)
+    assert argv[:3] == ["live2d-notify", "install", "claude"] and argv[-1] == "--approve", argv
+    subprocess.run(argv, env=hook_env(home), check=True, capture_output=True, timeout=60)
+    settings = json.loads((home / ".claude" / "settings.json").read_text())
+    return shlex.split(settings["hooks"]["PermissionRequest"][0]["hooks"][0]["command"])
+
+
+def hook_env(home: Path) -> dict[str, str]:
+    return {"HOME": str(home), "PATH": f"{ROOT / '.venv' / 'bin'}:{os.environ['PATH']}"}
+
+
+def run_permission_hook(hook: list[str], home: Path, cwd: Path, command: str) -> subprocess.Popen[bytes]:
+    """The hook as Claude Code runs it for a PermissionRequest: the payload on stdin, the decision on stdout."""
+    payload = {
+        **PERMISSION_REQUEST,
+        "session_id": f"real-{cwd.name}",
+        "cwd": str(cwd),
+        "tool_input": {"command": command},
+    }
+    proc = subprocess.Popen(
+        hook, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=hook_env(home)
+    )
+    assert proc.stdin is not None
+    proc.stdin.write(json.dumps(payload).encode())
+    proc.stdin.close()
+    proc.stdin = None  # written and closed: communicate() only reads
+    return proc
+
+
+def decision_printed(proc: subprocess.Popen[bytes], timeout: float = 10) -> tuple[dict[str, Any], float]:
+    """What the hook printed (Claude's decision JSON) and how long after now it exited."""
+    started = time.monotonic()
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        pytest.fail(f"the hook did not exit within {timeout} s")
+    assert proc.returncode == 0
+    return json.loads(out), time.monotonic() - started
+
+
+@browser_test
+def test_the_installed_hook_prints_claudes_allow_after_allow_and_its_deny_with_the_message_after_deny(
+    new_context: Callable[..., BrowserContext], shared_server: LiveServer, tmp_path: Path
+) -> None:
+    laptop, phone = laptop_and_phone(new_context, shared_server)
+    home = tmp_path / "home"
+    home.mkdir()
+    hook = installed_permission_hook(laptop, home)
+    project = tmp_path / "work" / "web"
+    project.mkdir(parents=True)
+
+    # Allow on the laptop: the hook prints Claude's allow.
+    waiting = run_permission_hook(hook, home, project, TRICKY)
+    shown = laptop.get_by_test_id("approval").filter(has=laptop.get_by_text("in web"))
+    expect(shown).to_have_attribute("data-state", "pending", timeout=10_000)
+    approval_id = shown.get_attribute("data-approval-id") or ""
+    assert command_of(laptop, approval_id) == TRICKY
+    assert command_of(phone, approval_id) == TRICKY
+    shown.get_by_test_id("approve").click()
+    printed, took = decision_printed(waiting)
+    assert printed == {"hookSpecificOutput": {"hookEventName": "PermissionRequest", "decision": {"behavior": "allow"}}}
+    assert took < 1.5, f"the hook printed the decision {took:.2f} s after Allow"
+    expect(card(phone, approval_id)).to_have_attribute("data-state", "allowed", timeout=1_000)
+
+    # Deny with a message on the phone: the hook prints the deny with that message.
+    waiting = run_permission_hook(hook, home, project, "git push --force")
+    shown = phone.get_by_test_id("approval").filter(has=phone.get_by_text("git push --force"))
+    expect(shown).to_have_attribute("data-state", "pending", timeout=10_000)
+    message = "Not on main: open a pull request"
+    shown.get_by_test_id("approval-message").fill(message)
+    shown.get_by_test_id("deny").click()
+    printed, took = decision_printed(waiting)
+    assert printed == {
+        "hookSpecificOutput": {
+            "hookEventName": "PermissionRequest",
+            "decision": {"behavior": "deny", "message": message},
+        }
+    }
+    assert took < 1.5

@@ -112,8 +112,13 @@ export class ApprovalCards {
       const approval = this.approvals.get(id);
       if (!approval) return;
       if (!this._cards.has(id)) this._add(approval);
+      const { li } = this._cards.get(id);
+      const hadFocus = li.contains(document.activeElement);
       this._fill(approval);
-      if (kind === "settled") this._settled(approval);
+      if (kind === "settled") {
+        if (hadFocus) li.focus(); // its buttons go: the focus stays on the card, not lost to the page
+        this._settled(approval);
+      }
     }
     this.root.hidden = this._cards.size === 0;
   }
@@ -236,8 +241,10 @@ export class ApprovalCards {
           "or changed on the way). Allow is off; you can deny it, or answer in the terminal."
       : "";
     parts.answer.hidden = !pending;
-    parts.allow.disabled = !pending || detail.hidden || card.busy;
-    parts.deny.disabled = !pending || card.busy;
+    parts.allow.disabled = !pending || detail.hidden;
+    parts.deny.disabled = !pending;
+    // While an answer is on its way the buttons stay focusable (a disabled one would drop the focus).
+    for (const button of [parts.allow, parts.deny]) button.setAttribute("aria-disabled", String(card.busy || button.disabled));
     const described = [parts.heading.id, parts.detail.id];
     if (detail.hidden) described.push(parts.guard.id);
     parts.allow.setAttribute("aria-describedby", described.join(" "));
@@ -262,17 +269,18 @@ export class ApprovalCards {
       this.approvals.decided(id, behavior, message || null);
     } catch (err) {
       card.busy = false;
-      this.approvals.notDeciding(id);
+      const refused = err.code === "already_decided" || err.code === "not_found";
+      // Refused: not this page's answer. Lost on the way back with the stream telling this very answer: ours.
+      if (refused || approval.state === PENDING) this.approvals.notDeciding(id);
       if (approval.state !== PENDING) {
-        this._fill(approval); // the stream told the first answer already: that one stands
+        this._fill(approval); // the stream told the outcome already: that one stands
         return;
       }
-      if (err.code === "already_decided" || err.code === "not_found") {
+      if (refused) {
         // Answered elsewhere, withdrawn or expired: the stream says which; the card goes either way.
         parts.status.textContent = `Already settled: ${err.message} This card goes away in a moment.`;
+        card.busy = true; // nothing more to send: the card goes
         this._fill(approval);
-        parts.allow.disabled = true;
-        parts.deny.disabled = true;
         this._dropLater(id);
         return;
       }
@@ -282,8 +290,6 @@ export class ApprovalCards {
   }
 
   _settled(approval) {
-    const card = this._cards.get(approval.id);
-    if (card.li.contains(document.activeElement)) card.li.focus(); // its buttons go: keep the focus on the card
     this.announcer.announce(`${this.titleOf(approval)}: ${OUTCOME[approval.state](approval)}`);
     this._dropLater(approval.id);
   }
