@@ -1,6 +1,7 @@
 // Times as people read them: "5 s ago", "in 3 days", "expires in 29 days".
 
-const RELATIVE = new Intl.RelativeTimeFormat(undefined, { numeric: "auto", style: "short" });
+let relative = null; // made on first use: building it loads locale data (≈ 50 ms on a slow phone)
+const RELATIVE = { format: (value, unit) => (relative ||= new Intl.RelativeTimeFormat(undefined, { numeric: "auto", style: "short" })).format(value, unit) };
 
 /** "5 s ago", "3 min ago"... for an ISO time. */
 export function relativeTime(iso, now = Date.now()) {
