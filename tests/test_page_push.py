@@ -23,7 +23,17 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
 
-from tests.page_browser import CHROMIUM, CHROMIUM_ARGS, HIDDEN_SWITCH, ROOT, b64url, require_chromium, seal, sub_key
+from tests.page_browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    HIDDEN_SWITCH,
+    ROOT,
+    b64url,
+    require_chromium,
+    screenshot,
+    seal,
+    sub_key,
+)
 from tests.support import LOOSE_LIMITS, LiveServer, bearer
 from tests.test_push import Browser as PushKeys
 from tests.test_push import PushService
@@ -95,7 +105,7 @@ def open_page(ctx: BrowserContext, server: LiveServer) -> Page:
     return page
 
 
-def until(page: Page, condition: str, timeout_ms: int = 10_000) -> Any:
+def until(page: Page, condition: str, timeout_ms: int = 20_000) -> Any:
     """Poll an async JS expression in the page until it is truthy; return its value."""
     value = page.evaluate(
         f"""async (timeout) => {{
@@ -116,20 +126,20 @@ def account_of(page: Page) -> dict[str, Any]:
     return dict(page.evaluate("JSON.parse(localStorage.getItem('live2d-notify:account'))"))
 
 
-def registration_id(ctx: BrowserContext, page: Page) -> tuple[Any, str]:
-    """A DevTools session on the page and the service worker registration's id."""
+def registration_id(ctx: BrowserContext, page: Page, scope: str) -> tuple[Any, str]:
+    """A DevTools session on the page and the id of the service worker registration for `scope`."""
     cdp = ctx.new_cdp_session(page)
-    found: list[str] = []
+    found: dict[str, str] = {}
     cdp.on(
         "ServiceWorker.workerRegistrationUpdated",
-        lambda e: found.extend(r["registrationId"] for r in e["registrations"] if not r["isDeleted"]),
+        lambda e: found.update({r["scopeURL"]: r["registrationId"] for r in e["registrations"] if not r["isDeleted"]}),
     )
     cdp.send("ServiceWorker.enable")
-    deadline = time.monotonic() + 5
-    while not found:
-        assert time.monotonic() < deadline, "no service worker registration reported"
+    deadline = time.monotonic() + 10
+    while scope not in found:
+        assert time.monotonic() < deadline, f"no service worker registration for {scope}: {found}"
         page.evaluate("new Promise((resolve) => setTimeout(resolve, 25))")  # lets the event arrive
-    return cdp, found[0]
+    return cdp, found[scope]
 
 
 def proof_for(user_key: str, approval_id: str, behavior: str, sealed: str, message: str = "") -> str:
@@ -193,12 +203,12 @@ def test_an_approval_push_from_the_server_shows_its_detail_and_allow_decides_it(
         assert payload["kind"] == "approval" and payload["approval_id"] == approval_id
         assert b"secret-project" not in pushed["body"]
 
-        cdp, registration = registration_id(ctx, page)
+        cdp, registration = registration_id(ctx, page, server.url + "/")
         cdp.send(
             "ServiceWorker.deliverPushMessage",
             {"origin": server.url, "registrationId": registration, "data": json.dumps(payload)},
         )
-        [note] = until(page, f"{NOTIFICATIONS}.then((ns) => ns.length ? ns : null)")
+        [note] = until(page, f"{NOTIFICATIONS}.then((ns) => ns.length ? ns : null)", 30_000)
         assert note["title"] == "Asks for permission: Bash"
         assert "secret-project" in note["body"] and "rm -rf build" in note["body"]  # opened with the user key
         assert note["actions"] == ["allow", "deny"]
@@ -263,6 +273,8 @@ def test_permission_is_asked_only_from_a_click_and_off_removes_the_subscription(
         page.locator('[data-testid="push-event"][data-kind="error"]').check()
         toggle.click()
         expect(toggle).to_be_checked()
+        page.get_by_test_id("push").scroll_into_view_if_needed()
+        screenshot(page, "push-phone")
         session = account_of(page)["session"]["token"]
         mine = httpx.get(server.url + "/api/push-subscriptions", headers=bearer(session)).json()["subscriptions"]
         assert [s["events"] for s in mine] == [["waiting", "approval", "error"]]

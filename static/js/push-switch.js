@@ -198,11 +198,14 @@ export class PushSwitch {
     if (visible !== this._sentVisible) this._sendPresence(visible);
   }
 
+  /** One report at a time, in order: a later "hidden" must never be overtaken by an earlier "visible". */
   _sendPresence(visible) {
     this._sentVisible = visible;
-    this.account.authed("PUT", "/api/presence", { visible }).catch(() => {
-      this._sentVisible = null;
-    });
+    this._presenceSent = (this._presenceSent || Promise.resolve()).then(() =>
+      this.account.authed("PUT", "/api/presence", { visible }).catch(() => {
+        this._sentVisible = null;
+      }),
+    );
   }
 }
 
