@@ -230,7 +230,11 @@ class Live2DRenderer {
 
   _onContextLost(e) {
     e.preventDefault();
-    if (this._failure) this._failure(new Error("WebGL context lost"));
+    // After pixi's own handler, which looks at its context in a timeout of its own: destroying the
+    // renderer before that runs would leave it reading a context that is gone (a TypeError).
+    window.setTimeout(() => {
+      if (this._failure && !this._destroyed) this._failure(new Error("WebGL context lost"));
+    }, 0);
   }
 
   _fit() {
