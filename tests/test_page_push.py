@@ -219,6 +219,13 @@ def test_an_approval_push_from_the_server_shows_its_detail_and_allow_decides_it(
             """async () => {
                  const [notification] = await self.registration.getNotifications();
                  self.dispatchEvent(new NotificationEvent("notificationclick", { notification, action: "allow" }));
+                 // Stay in the worker (so it stays awake) until the answered notification has replaced it.
+                 const end = Date.now() + 20000;
+                 while (Date.now() < end) {
+                   const shown = await self.registration.getNotifications();
+                   if (shown.some((n) => n.title === "Allowed")) return;
+                   await new Promise((resolve) => setTimeout(resolve, 25));
+                 }
                }"""
         )
         deadline = time.monotonic() + 10
@@ -229,7 +236,7 @@ def test_an_approval_push_from_the_server_shows_its_detail_and_allow_decides_it(
             time.sleep(0.05)
         assert state["state"] == "allowed"
         assert state["proof"] == proof_for(user_key, approval_id, "allow", sealed)  # the hook would accept it
-        [done] = until(page, f"{NOTIFICATIONS}.then((ns) => ns.length && ns[0].title === 'Allowed' ? ns : null)")
+        [done] = until(page, f"{NOTIFICATIONS}.then((ns) => ns.length === 1 && ns[0].title === 'Allowed' ? ns : null)")
         assert done["tag"] == "live2d-notify:s1"  # the answered one replaced, not a second notification
 
         # A newer push for the same session replaces the notification; another session's stands beside it.
@@ -245,6 +252,29 @@ def test_an_approval_push_from_the_server_shows_its_detail_and_allow_decides_it(
         )
         assert sorted(n["tag"] for n in notes) == ["live2d-notify:s1", "live2d-notify:s2"]
         assert all(n["actions"] == [] for n in notes)
+
+        # A click on the notification itself (as where no actions are shown) brings the approval's card into
+        # view in the open page.
+        page.evaluate(
+            """(id) => { const card = document.createElement("div");
+                 card.dataset.approvalId = id; card.textContent = "an approval card";
+                 document.querySelector("main").append(card); }""",
+            approval_id,
+        )
+        cdp.send(
+            "ServiceWorker.deliverPushMessage",
+            {"origin": server.url, "registrationId": registration, "data": json.dumps({**payload, "session": "s3"})},
+        )
+        until(page, f"{NOTIFICATIONS}.then((ns) => ns.some((n) => n.tag === 'live2d-notify:s3'))")
+        worker.evaluate(
+            """async () => {
+                 const notification = (await self.registration.getNotifications()).find((n) => n.tag.endsWith(":s3"));
+                 self.dispatchEvent(new NotificationEvent("notificationclick", { notification, action: "" }));
+               }"""
+        )
+        until(
+            page, f"document.activeElement && document.activeElement.dataset.approvalId === {json.dumps(approval_id)}"
+        )
     finally:
         ctx.close()
 
@@ -272,6 +302,7 @@ def test_permission_is_asked_only_from_a_click_and_off_removes_the_subscription(
         ctx.grant_permissions(["notifications"], origin=server.url)
         page.locator('[data-testid="push-event"][data-kind="error"]').check()
         toggle.click()
+        expect(toggle).to_have_attribute("aria-checked", "true")  # once the server holds the subscription
         expect(toggle).to_be_checked()
         page.get_by_test_id("push").scroll_into_view_if_needed()
         screenshot(page, "push-phone")

@@ -41,11 +41,27 @@ export function listenForApprovals(onApproval) {
   }
 }
 
-/** Bring approval `id`'s card into view, if the page shows one (`[data-approval-id]`). */
+const CARD_WAIT_MS = 30000; // a page just opened from a notification draws its cards once the stream is live
+
+/** Bring approval `id`'s card into view (the element with `data-approval-id`), now or once it is drawn. */
 export function showApproval(id) {
-  const card = [...document.querySelectorAll("[data-approval-id]")].find((el) => el.dataset.approvalId === id);
-  if (!card) return;
-  card.scrollIntoView({ block: "center" });
-  if (!card.hasAttribute("tabindex")) card.setAttribute("tabindex", "-1");
-  card.focus({ preventScroll: true });
+  const find = () => [...document.querySelectorAll("[data-approval-id]")].find((el) => el.dataset.approvalId === id);
+  const show = (card) => {
+    card.scrollIntoView({ block: "center" });
+    if (!card.hasAttribute("tabindex")) card.setAttribute("tabindex", "-1");
+    card.focus({ preventScroll: true });
+  };
+  const card = find();
+  if (card) {
+    show(card);
+    return;
+  }
+  const observer = new MutationObserver(() => {
+    const drawn = find();
+    if (!drawn) return;
+    observer.disconnect();
+    show(drawn);
+  });
+  observer.observe(document.body, { childList: true, subtree: true, attributes: true, attributeFilter: ["data-approval-id"] });
+  window.setTimeout(() => observer.disconnect(), CARD_WAIT_MS);
 }
