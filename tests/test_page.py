@@ -602,3 +602,26 @@ def test_page_runs_under_a_strict_content_security_policy(
     page.locator('[data-testid="test-event"][data-type="success"]').click()
     expect(character).to_have_attribute("data-reaction", "success", timeout=5_000)
     assert page.evaluate("window.__violations") == []
+
+
+@browser_test
+def test_a_lost_webgl_context_swaps_in_the_fallback_without_a_script_error(
+    new_context: Callable[..., BrowserContext], shared_server: LiveServer
+) -> None:
+    page = open_page(new_context(), shared_server)
+    character = page.get_by_test_id("character")
+    expect(character).to_have_attribute("data-renderer", "live2d")
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.evaluate(
+        """() => {
+             const canvas = document.querySelector("canvas.live2d-canvas");
+             const gl = canvas.getContext("webgl2") || canvas.getContext("webgl");
+             gl.getExtension("WEBGL_lose_context").loseContext();
+           }"""
+    )
+    expect(character).to_have_attribute("data-renderer", "fallback")
+    expect(page.locator("canvas")).to_have_count(0)
+    # Timers queued before this one (pixi's own context-lost handler) have run once it fires.
+    page.evaluate("new Promise((resolve) => setTimeout(resolve, 0))")
+    assert errors == []

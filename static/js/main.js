@@ -39,6 +39,8 @@ import { ApprovalAlerts } from "./approval-alerts.js";
 import { UserKeyPanel } from "./user-key.js";
 import { decisionProof } from "./seal.js";
 import { CLIS } from "./clis.gen.js";
+import { listenForApprovals, registerServiceWorker, showApproval } from "./service-worker.js";
+import { PushSwitch } from "./push-switch.js";
 
 const LISTS_REFRESH_MS = 60000; // the lists again (last used, last seen) and the expiry texts
 const TOKENS_AFTER_EVENT_MS = 5000; // an agent event means a token was used: its "last used", at most this often
@@ -209,9 +211,19 @@ function tokensUsed() {
   }, wait);
 }
 
+// Offline and push (docs/page.md): the service worker once the page has loaded; this device's push switch.
+const push = new PushSwitch(
+  { toggle: byTestId("push-toggle"), events: [...document.querySelectorAll('[data-testid="push-event"]')], note: byTestId("push-note") },
+  { account, api, prefs },
+);
+if (document.readyState === "complete") registerServiceWorker();
+else window.addEventListener("load", () => registerServiceWorker(), { once: true });
+listenForApprovals(showApproval);
+
 stream.addEventListener("ready", () => {
   tokensFetchedAt = Date.now();
   fetchLists();
+  push.refresh();
 });
 stream.addEventListener("devices", (e) => deviceList.receive(e.detail));
 stream.addEventListener("tokens", (e) => tokenList.receive(e.detail));
@@ -243,7 +255,7 @@ stream.addEventListener("reset", () => {
 stream.addEventListener("revoked", () => account.revokedByServer());
 
 models.build();
-models.show();
+models.show({ atStart: true });
 // A pairing link is claimed before this browser would sign up on its own.
 pairing.begin().finally(() => keepSigningUp(account, notice));
 window.addEventListener("hashchange", () => pairing.begin());

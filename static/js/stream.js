@@ -37,6 +37,7 @@ export class Stream extends EventTarget {
     this._timer = 0;
     this._running = false;
     this._renewedAt = -Infinity;
+    this._everLive = false; // since this page loaded
     window.addEventListener("online", () => this._kick());
     window.addEventListener("offline", () => this._running && this._setState(StreamState.OFFLINE));
     document.addEventListener("visibilitychange", () => {
@@ -93,13 +94,16 @@ export class Stream extends EventTarget {
     this.dispatchEvent(new CustomEvent("state", { detail: state }));
   }
 
-  _retry(afterMs) {
+  /** Try again after a backoff. `unreachable`: the server could not be reached at all; before this
+   * page was ever live (a page opened offline, from the service worker's copy) that is "offline" at once. */
+  _retry(afterMs, { unreachable = false } = {}) {
     this._close();
     if (!this._running) return;
     this._failures += 1;
     const base = BACKOFF_MS[Math.min(this._failures - 1, BACKOFF_MS.length - 1)];
     const delay = Math.max(afterMs || 0, base * (0.75 + Math.random() * 0.5));
-    const offline = this._failures >= OFFLINE_AFTER_FAILURES || navigator.onLine === false;
+    const offline =
+      this._failures >= OFFLINE_AFTER_FAILURES || navigator.onLine === false || (unreachable && !this._everLive);
     this._setState(offline ? StreamState.OFFLINE : StreamState.RECONNECTING);
     const generation = this._generation;
     this._timer = window.setTimeout(() => {
@@ -131,7 +135,7 @@ export class Stream extends EventTarget {
         this.stop(); // the account signed itself out
         return;
       }
-      this._retry(err.status === 429 ? err.retryAfter * 1000 : 0);
+      this._retry(err.status === 429 ? err.retryAfter * 1000 : 0, { unreachable: err.status === 0 });
       return;
     }
     if (generation !== this._generation || !this._running) return;
@@ -144,6 +148,7 @@ export class Stream extends EventTarget {
     source.addEventListener("ready", () => {
       if (source !== this._source) return;
       this._failures = 0;
+      this._everLive = true;
       this._setState(StreamState.LIVE);
       this.dispatchEvent(new Event("ready"));
     });
