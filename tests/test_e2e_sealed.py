@@ -4,7 +4,6 @@ payload, and the page opening the project's name that the server relayed without
 from __future__ import annotations
 
 import json
-import os
 import shlex
 import subprocess
 from collections.abc import Callable
@@ -14,7 +13,7 @@ import pytest
 from playwright.sync_api import BrowserContext, expect
 
 from tests import test_page
-from tests.page_browser import NO_WEBGL, ROOT
+from tests.page_browser import NO_WEBGL
 from tests.support import LiveServer
 
 playwright = test_page.playwright
@@ -34,12 +33,15 @@ def test_the_page_opens_the_project_name_the_server_relayed_sealed(
     page = test_page.open_page(new_context(NO_WEBGL), srv)
     command = page.locator('[data-testid="install-command"][data-cli="claude"]').inner_text()
     argv = shlex.split(command)
-    assert argv[:3] == ["live2d-notify", "install", "claude"] and "--key" in argv and "--detail" in argv
+    # The page's default: the one-file installer fetched from this server, run by the system's python3.
+    assert argv[:3] == ["curl", "-fsSO", f"{srv.url}/live2d-notify.pyz"], argv
+    assert argv[4:8] == ["python3", "live2d-notify.pyz", "install", "claude"] and "--key" in argv and "--detail" in argv
 
     home = tmp_path / "home"
     home.mkdir()
-    env = {"HOME": str(home), "PATH": f"{ROOT / '.venv' / 'bin'}:{os.environ['PATH']}"}
-    subprocess.run(argv, env=env, check=True, capture_output=True, timeout=60)  # exactly what the page offers
+    env = {"HOME": str(home), "PATH": "/usr/bin:/bin"}  # no virtualenv, no checkout: a bare python3 and curl
+    # exactly what the page offers, in a shell
+    subprocess.run(command, shell=True, cwd=home, env=env, check=True, capture_output=True, timeout=60)
     settings = json.loads((home / ".claude" / "settings.json").read_text())
     hook = settings["hooks"]["PreToolUse"][0]["hooks"][0]["command"]
 

@@ -534,9 +534,11 @@ PERMISSION_REQUEST = json.loads(
 def installed_permission_hook(page: Page, home: Path) -> list[str]:
     """Run the page's own install command for Claude Code (switch on) in `home`; the PermissionRequest hook."""
     page.get_by_test_id("approvals-toggle").check()
-    command = page.locator('[data-testid="install-command"][data-cli="claude"]').inner_text()
+    command = page.locator('[data-testid="install-command-pip"][data-cli="claude"]').inner_text()
     argv = shlex.split(command)
     assert argv[:3] == ["live2d-notify", "install", "claude"] and argv[-1] == "--approve", argv
+    default = page.locator('[data-testid="install-command"][data-cli="claude"]').inner_text()
+    assert default.startswith("curl -fsSO ") and default.endswith(" --approve"), default
     subprocess.run(argv, env=hook_env(home), check=True, capture_output=True, timeout=60)
     settings = json.loads((home / ".claude" / "settings.json").read_text())
     return shlex.split(settings["hooks"]["PermissionRequest"][0]["hooks"][0]["command"])

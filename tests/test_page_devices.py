@@ -389,10 +389,15 @@ def test_the_install_command_carries_the_hook_token_and_the_user_key_for_every_c
     commands = page.get_by_test_id("install-command")
     assert [c.get_attribute("data-cli") for c in commands.all()] == CLIS
     for cli in CLIS:
+        args = f"install {cli} --url {shared_server.url} --token {hook_token(page)} --key {mine['userKey']} --detail"
+        # By default the form a machine without a checkout runs: the one-file installer from this server.
         expect(page.locator(f'[data-testid="install-command"][data-cli="{cli}"]')).to_have_text(
-            f"live2d-notify install {cli} --url {shared_server.url} --token {hook_token(page)}"
-            f" --key {mine['userKey']} --detail"
+            f"curl -fsSO {shared_server.url}/live2d-notify.pyz && python3 live2d-notify.pyz {args}"
         )
+        # Beside it, the same with live2d-notify installed.
+        pip = page.locator(f'[data-testid="install-command-pip"][data-cli="{cli}"]')
+        expect(pip).to_have_text(f"live2d-notify {args}")
+        expect(pip).to_be_visible()
     # Another token in use: the commands follow it.
     page.get_by_label("Label for a new token").fill("laptop")
     page.get_by_role("button", name="Create token").click()

@@ -1,5 +1,7 @@
-// The one-command install per CLI, ready to run in a shell on the machine where the agent runs:
-// `live2d-notify install <cli> --url <server> --token <hook token> --key <user key> --detail [--approve]`.
+// The one-command install per CLI, ready to run in a shell on the machine where the agent runs, with
+// nothing but python3 and curl: `curl -fsSO <server>/live2d-notify.pyz && python3 live2d-notify.pyz install
+// <cli> --url <server> --token <hook token> --key <user key> --detail [--approve]` (the one-file installer
+// the server serves), and beside it the same with live2d-notify installed (`live2d-notify install …`).
 // It carries the hook token this browser holds and the user key, so the hook seals the project's name
 // and the detail with the key (docs/e2e.md) and the server relays them without being able to read them.
 // With "Answer permission prompts from this page" on, the CLIs whose prompts a hook can answer get
@@ -37,19 +39,24 @@ function approveNote(cli) {
 }
 
 /** The exact command for `cli`; each value is shell-quoted only when it needs to be. `approve` adds
- * `--approve` where the CLI supports it. */
-export function installCommand(cli, { url, token, key, approve = false }) {
+ * `--approve` where the CLI supports it. `form` "pyz" (the default: a bare python3 and curl, the installer
+ * fetched from the server, GET /live2d-notify.pyz) or "pip" (live2d-notify already installed). */
+export function installCommand(cli, { url, token, key, approve = false, form = "pyz" }) {
   const withApprove = approve && approveSupported(cli);
   const install = registry.INSTALL;
-  if (install && install.templates && typeof install.templates.pip === "string" && install.options) {
+  const template = install && install.templates && install.templates[form];
+  if (typeof template === "string" && install.options) {
     const { options } = install;
     const chosen = (options.key || "").replace("{key}", () => word(key)) + (options.detail || "") + (withApprove ? options.approve || "" : "");
-    const values = { cli, url: word(url), token: word(token), options: chosen };
-    return install.templates.pip.replace(/\{(cli|url|token|options)\}/g, (_, name) => values[name]);
+    const pyzUrl = String(url).replace(/\/+$/, "") + (install.pyzPath || "/live2d-notify.pyz");
+    const values = { cli, url: word(url), token: word(token), options: chosen, pyz_url: word(pyzUrl) };
+    return template.replace(/\{(cli|url|token|options|pyz_url)\}/g, (_, name) => values[name]);
   }
   const words = ["live2d-notify", "install", cli, "--url", word(url), "--token", word(token), "--key", word(key), "--detail"];
   if (withApprove) words.push("--approve");
-  return words.join(" ");
+  const pip = words.join(" ");
+  if (form !== "pyz") return pip;
+  return `curl -fsSO ${word(String(url).replace(/\/+$/, "") + "/live2d-notify.pyz")} && python3 live2d-notify.pyz ${pip.slice("live2d-notify ".length)}`;
 }
 
 export class InstallPanel {
@@ -67,6 +74,7 @@ export class InstallPanel {
     this.none = root.querySelector(".install-none");
     this.create = root.querySelector('[data-testid="install-create-token"]');
     this.codes = new Map();
+    this.pips = new Map();
     this.notes = new Map();
     this.create.addEventListener("click", () => this._createToken());
     this.toggle = root.querySelector('[data-testid="approvals-toggle"]');
@@ -88,12 +96,13 @@ export class InstallPanel {
     this.none.hidden = !account.signedIn || Boolean(hook);
     this.list.hidden = !ready;
     if (!ready) {
-      for (const code of this.codes.values()) code.textContent = "";
+      for (const code of [...this.codes.values(), ...this.pips.values()]) code.textContent = "";
       return;
     }
     if (!this.codes.size) this._build();
     const approve = this.toggle.checked;
     for (const [cli, code] of this.codes) code.textContent = installCommand(cli, { url: this.origin, token: hook.token, key, approve });
+    for (const [cli, code] of this.pips) code.textContent = installCommand(cli, { url: this.origin, token: hook.token, key, approve, form: "pip" });
     for (const [cli, note] of this.notes) {
       note.textContent = approve ? approveNote(cli) || (approveSupported(cli) ? "" : "Its permission prompts cannot be answered from the page.") : "";
       note.hidden = !note.textContent;
@@ -117,11 +126,25 @@ export class InstallPanel {
       code.dataset.language = "shell";
       pre.append(code);
       head.append(name, smallButton("Copy", `Copy the install command for ${label}`, (e) => this.copy(code.textContent, e.currentTarget)));
+      const pipHead = document.createElement("div");
+      pipHead.className = "code-head install-pip-head";
+      const pipName = document.createElement("span");
+      pipName.textContent = "Or, with live2d-notify installed (pip)";
+      const pipPre = document.createElement("pre");
+      pipPre.tabIndex = 0;
+      pipPre.setAttribute("aria-label", `Install for ${label} with live2d-notify installed`);
+      const pip = document.createElement("code");
+      pip.dataset.testid = "install-command-pip";
+      pip.dataset.cli = cli;
+      pip.dataset.language = "shell";
+      pipPre.append(pip);
+      pipHead.append(pipName, smallButton("Copy", `Copy the pip form of the install command for ${label}`, (e) => this.copy(pip.textContent, e.currentTarget)));
       const note = document.createElement("p");
       note.className = "muted install-approve-note";
       note.hidden = true;
-      li.append(head, pre, note);
+      li.append(head, pre, pipHead, pipPre, note);
       this.list.append(li);
+      this.pips.set(cli, pip);
       this.codes.set(cli, code);
       this.notes.set(cli, note);
     }
