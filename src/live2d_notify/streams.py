@@ -2,7 +2,7 @@
 
 - `StreamGate` counts this process's open streams, in all and per client address, so no crowd of
   idle streams can take every connection the service has (publishes keep their room).
-- `open_stream` is the one place a stream's resources are taken and given back: the gate's places,
+- `OpenStream` is the one place a stream's resources are taken and given back: the gate's places,
   the user's slot across processes (broker), the hub subscription and the catch-up; its `finally`
   releases them all, whatever ends the stream.
 - `serve` is the SSE response on plain ASGI: one task per stream, woken by the hub, a heartbeat timer
@@ -15,8 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Coroutine
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -99,25 +98,31 @@ def refusal(revocations: Revocations, claims: Claims, now: float | None = None) 
     return None
 
 
-@asynccontextmanager
-async def open_stream(
-    svc: Services, claims: Claims, bucket: str, last_id: str | None
-) -> AsyncIterator[tuple[Stream, bytes]]:
-    """Take the gate's places, the user's slot, the subscription; yield it with its first bytes; give it all back."""
-    hub, broker, user_id = svc.hub, svc.broker, claims.user_id
-    cap = svc.settings.streams_per_user
-    too_many = ApiError(
-        429,
-        "too_many_streams",
-        f"At most {cap} open streams per user; close one first.",
-        headers=_stream_limit_headers(cap),
-    )
-    svc.gate.enter(bucket)
-    try:
-        stream_id = new_id("str_")
-        if not await broker.acquire_stream(user_id, stream_id, cap):
-            raise too_many
+class OpenStream:
+    """Take the gate's places, the user's slot, the subscription; enter with it and its first bytes; give it
+    all back on exit. A class, not an async generator: an open stream keeps no generator frame."""
+
+    __slots__ = ("bucket", "claims", "entered", "last_id", "stream", "stream_id", "svc")
+
+    def __init__(self, svc: Services, claims: Claims, bucket: str, last_id: str | None) -> None:
+        self.svc = svc
+        self.claims = claims
+        self.bucket = bucket
+        self.last_id = last_id
+        self.stream: Stream | None = None
+        self.stream_id = ""
+        self.entered = False
+
+    async def __aenter__(self) -> tuple[Stream, bytes]:
+        svc, claims = self.svc, self.claims
+        cap = svc.settings.streams_per_user
+        svc.gate.enter(self.bucket)
+        self.entered = True
         try:
+            stream_id = new_id("str_")
+            if not await svc.broker.acquire_stream(claims.user_id, stream_id, cap):
+                raise _too_many(cap)
+            self.stream_id = stream_id
             # Again, now, with no await before the subscription: a revoke-all handled while we waited
             # for the slot has closed the user's streams already and would miss this one.
             try:
@@ -125,27 +130,51 @@ async def open_stream(
             except BadToken as exc:
                 raise from_bad_token(exc) from None
             try:
-                stream = hub.subscribe(user_id, claims)
+                self.stream = stream = svc.hub.subscribe(claims.user_id, claims)
             except TooManyStreams:
-                raise too_many from None
-            try:
-                if claims.device is not None:
-                    svc.usage.device(user_id, claims.device, time.time())
-                shared = await broker.history(user_id) if last_id is not None else None
-                ready = control_frame("ready", {"heartbeat": svc.settings.heartbeat}, retry_ms=RETRY_MS)
-                pending = [a.public() for a in await svc.desk.pending(user_id)]
-                cards = control_frame("agents", {"agents": await broker.agents(user_id), "approvals": pending})
-                yield stream, ready + cards + hub.catch_up(stream, last_id, shared)
-            finally:
-                hub.unsubscribe(stream)
-        finally:
-            svc.gate.release_later(broker.release_stream(user_id, stream_id))
-    except ApiError as exc:
-        if exc.code == "too_many_streams":
-            svc.metrics.rate_limited.labels("streams").inc()
-        raise
-    finally:
-        svc.gate.leave(bucket)
+                raise _too_many(cap) from None
+            if claims.device is not None:
+                svc.usage.device(claims.user_id, claims.device, time.time())
+            return stream, await _first_bytes(svc, stream, self.last_id)
+        except BaseException as exc:
+            if isinstance(exc, ApiError) and exc.code == "too_many_streams":
+                svc.metrics.rate_limited.labels("streams").inc()
+            self._release()
+            raise
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self._release()
+
+    def _release(self) -> None:
+        svc = self.svc
+        if self.stream is not None:
+            svc.hub.unsubscribe(self.stream)
+            self.stream = None
+        if self.stream_id:
+            svc.gate.release_later(svc.broker.release_stream(self.claims.user_id, self.stream_id))
+            self.stream_id = ""
+        if self.entered:
+            svc.gate.leave(self.bucket)
+            self.entered = False
+
+
+def _too_many(cap: int) -> ApiError:
+    return ApiError(
+        429,
+        "too_many_streams",
+        f"At most {cap} open streams per user; close one first.",
+        headers=_stream_limit_headers(cap),
+    )
+
+
+async def _first_bytes(svc: Services, stream: Stream, last_id: str | None) -> bytes:
+    """`ready`, the agents snapshot and the catch-up: built apart, so the open stream keeps none of it."""
+    user_id = stream.user_id
+    shared = await svc.broker.history(user_id) if last_id is not None else None
+    ready = control_frame("ready", {"heartbeat": svc.settings.heartbeat}, retry_ms=RETRY_MS)
+    pending = [a.public() for a in await svc.desk.pending(user_id)]
+    cards = control_frame("agents", {"agents": await svc.broker.agents(user_id), "approvals": pending})
+    return ready + cards + svc.hub.catch_up(stream, last_id, shared)
 
 
 async def serve(
@@ -166,10 +195,13 @@ async def serve(
         return
     loop = asyncio.get_running_loop()
     deadline = loop.time() + lifetime if lifetime else None
-    gone = asyncio.ensure_future(_disconnected(receive))
-    gone.add_done_callback(lambda _: stream.close(GONE))
+    while (await receive()).get("more_body"):  # the request's own body first (a GET has none)
+        pass
+    gone = asyncio.ensure_future(receive())  # returns when the client leaves
+    gone.add_done_callback(stream.gone)
     try:
         await send({"type": "http.response.body", "body": first, "more_body": True})
+        del first
         while True:
             wait = heartbeat if deadline is None else max(0.0, min(heartbeat, deadline - loop.time()))
             chunk, closing = await stream.next_chunk(wait)
@@ -194,26 +226,15 @@ async def serve(
             gone.cancel()
 
 
-async def _disconnected(receive: Receive) -> None:
-    """Return when the client leaves (the request's own body messages come first)."""
-    while (await receive())["type"] != "http.disconnect":
-        pass
-
-
 class StreamEndpoint:
     """`GET /api/stream` as a plain ASGI app: the router and the fast path both call it."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         svc = services_of(scope)
         try:
-            query = _query(scope)
-            ticket = query.get("ticket")
-            claims = verify(svc, ticket, TICKET_ONLY) if ticket else authenticate(svc, scope, STREAM_BEARER)
-            last_id = header(scope, b"last-event-id") or query.get("last_event_id") or None
-            if last_id is not None:
-                last_id = clean(last_id)[:64] or None
-            # Only open_stream's entry raises ApiError: serve never does, so no reply follows a started one.
-            async with open_stream(svc, claims, ip_bucket(client_ip(svc, scope)), last_id) as (stream, first):
+            claims, last_id = _credentials(svc, scope)
+            # Only OpenStream's entry raises ApiError: serve never does, so no reply follows a started one.
+            async with OpenStream(svc, claims, ip_bucket(client_ip(svc, scope)), last_id) as (stream, first):
                 await serve(
                     stream,
                     first,
@@ -226,6 +247,17 @@ class StreamEndpoint:
                 )
         except ApiError as exc:
             await send_reply(send, error_reply(exc))
+
+
+def _credentials(svc: Services, scope: Scope) -> tuple[Claims, str | None]:
+    """The verified claims and the Last-Event-ID; apart, so the stream's frame keeps neither query nor ticket."""
+    query = _query(scope)
+    ticket = query.get("ticket")
+    claims = verify(svc, ticket, TICKET_ONLY) if ticket else authenticate(svc, scope, STREAM_BEARER)
+    last_id = header(scope, b"last-event-id") or query.get("last_event_id") or None
+    if last_id is not None:
+        last_id = clean(last_id)[:64] or None
+    return claims, last_id
 
 
 def _query(scope: Scope) -> dict[str, str]:
