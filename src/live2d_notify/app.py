@@ -281,6 +281,8 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
             await svc.push.stop()
         with contextlib.suppress(Exception):
             await save_usage(svc)
+        with contextlib.suppress(Exception):
+            await svc.limiter.close()
         await svc.broker.stop()
         await svc.store.close()
         logger.info("live2d-notify stopped")

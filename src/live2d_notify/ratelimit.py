@@ -1,16 +1,21 @@
 """Rate limits with `limits`: per hook token, sign-ups per client IP.
 
-In one process the sync in-memory storage is used (a hit is a few µs and never awaits); with a Redis
-URL the `limits` async Redis storage is shared by every process, so N processes don't multiply an
-allowance.
+In one process the sync in-memory storage is used (a hit is a few µs and never awaits). With a Redis URL
+the counters live in Redis, shared by every process, so N processes don't multiply an allowance: the
+same fixed windows, one Lua call per request for all of its limits, and every request of one loop turn
+in one pipeline (`limits`' own async storage made a round trip per limit per request).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import hashlib
 import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from limits import RateLimitItem, parse_many
 from limits.storage import MemoryStorage
@@ -40,15 +45,9 @@ class RateLimiter:
         self._sync: FixedWindowRateLimiter | None = None
         self._storage: _LoopMemoryStorage | None = None
         self._keys: dict[tuple[int, str, str], str] = {}
-        self._aio = None
+        self._shared: _SharedWindows | None = None
         if redis_url:
-            from limits.aio.strategies import FixedWindowRateLimiter as AioFixedWindow
-            from limits.storage import storage_from_string
-
-            uri = "async+" + redis_url if not redis_url.startswith("async+") else redis_url
-            # the `redis` client we already depend on, not limits' default (coredis)
-            storage = storage_from_string(uri, implementation="redispy", key_prefix="l2n:limits")
-            self._aio = AioFixedWindow(storage)
+            self._shared = _SharedWindows(redis_url)
         else:
             self._storage = _LoopMemoryStorage()
             self._sync = FixedWindowRateLimiter(self._storage)
@@ -59,6 +58,8 @@ class RateLimiter:
 
     async def hit(self, items: Sequence[RateLimitItem], namespace: str, key: str) -> Limited | None:
         """Count one hit against every limit; the first one exceeded is returned."""
+        if self._shared is not None:
+            return await self._shared.hit(items, namespace, key)
         for item in items:
             if self._sync is not None:
                 # FixedWindowRateLimiter.hit is `storage.incr(item.key_for(*ids), expiry) <= amount`;
@@ -72,15 +73,6 @@ class RateLimiter:
                 if self._storage.incr(storage_key, item.get_expiry()) > item.amount:
                     stats = self._sync.get_window_stats(item, namespace, key)
                     return _limited(item, stats.reset_time)
-            else:
-                assert self._aio is not None
-                try:
-                    ok = await self._aio.hit(item, namespace, key)
-                except Exception:  # noqa: BLE001 - Redis down: don't refuse everyone, don't crash
-                    return None
-                if not ok:
-                    stats = await self._aio.get_window_stats(item, namespace, key)
-                    return _limited(item, stats.reset_time)
         return None
 
     def expire(self) -> None:
@@ -89,13 +81,17 @@ class RateLimiter:
             self._storage.expire()
 
     async def ready(self) -> str | None:
-        if self._aio is None:
+        if self._shared is None:
             return None
         try:
-            ok = await self._aio.storage.check()
+            await asyncio.wait_for(self._shared.ping(), 1.0)
         except Exception as exc:  # noqa: BLE001 - any failure is "not ready"
             return f"rate-limit storage: {type(exc).__name__}"
-        return None if ok else "rate-limit storage unreachable"
+        return None
+
+    async def close(self) -> None:
+        if self._shared is not None:
+            self._shared.wire.close()
 
 
 class _LoopMemoryStorage(MemoryStorage):
@@ -111,6 +107,84 @@ class _LoopMemoryStorage(MemoryStorage):
 
     def expire(self) -> None:
         self._MemoryStorage__expire_events()  # type: ignore[attr-defined]
+
+
+# KEYS: one counter per limit, in order. ARGV: (amount, window seconds) per key. Returns {0, 0}, or the
+# 1-based index of the first limit exceeded and the seconds left in its window. Fixed windows, as
+# `limits` counts them: the first hit starts the window; a refused hit still counts.
+_HIT = """
+for i, key in ipairs(KEYS) do
+  local n = redis.call('INCR', key)
+  local window = tonumber(ARGV[2 * i])
+  if n == 1 then redis.call('EXPIRE', key, window) end
+  if n > tonumber(ARGV[2 * i - 1]) then
+    local ttl = redis.call('TTL', key)
+    if ttl < 0 then redis.call('EXPIRE', key, window); ttl = window end
+    return {i, ttl}
+  end
+end
+return {0, 0}
+"""
+
+
+class _SharedWindows:
+    """The counters in Redis; the hits of one loop turn go out in one write (brokers/wire.py)."""
+
+    def __init__(self, url: str) -> None:
+        from live2d_notify.brokers.wire import Wire
+
+        self.wire = Wire(url)
+        self._sha = hashlib.sha1(_HIT.encode()).hexdigest()  # Redis names a script by its SHA-1
+        self._batch: list[tuple[list[str], list[int], asyncio.Future[Any]]] = []
+        self._flushes: set[asyncio.Task[None]] = set()  # strong refs: the loop only keeps weak ones
+
+    async def hit(self, items: Sequence[RateLimitItem], namespace: str, key: str) -> Limited | None:
+        if not items:
+            return None
+        keys = [f"l2n:limits:{item.key_for(namespace, key)}" for item in items]
+        args = [n for item in items for n in (item.amount, item.get_expiry())]
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._batch.append((keys, args, future))
+        if len(self._batch) == 1:
+            flush = asyncio.ensure_future(self._flush())
+            self._flushes.add(flush)
+            flush.add_done_callback(self._flushes.discard)
+        try:
+            which, ttl = await future
+        except Exception:  # noqa: BLE001 - Redis down: don't refuse everyone, don't crash
+            return None
+        if not which:
+            return None
+        return Limited(items[int(which) - 1], max(1, int(ttl)), time.time() + int(ttl))
+
+    async def _flush(self) -> None:
+        from live2d_notify.brokers.wire import ReplyError
+
+        await asyncio.sleep(0)  # let this turn's other requests join the batch
+        batch, self._batch = self._batch, []
+        results = await self._run(batch)
+        if any(isinstance(r, ReplyError) and str(r).startswith("NOSCRIPT") for r in results):
+            with contextlib.suppress(Exception):  # Redis restarted: load it, try once more
+                await self.wire.calls([("SCRIPT", "LOAD", _HIT)])
+            results = await self._run(batch)
+        for (_, _, future), result in zip(batch, results, strict=True):
+            if future.done():
+                continue
+            if isinstance(result, BaseException):
+                future.set_exception(result)
+            else:
+                future.set_result(result)
+
+    async def _run(self, batch: list[tuple[list[str], list[int], asyncio.Future[Any]]]) -> list[Any]:
+        try:
+            return await self.wire.calls([("EVALSHA", self._sha, len(k), *k, *a) for k, a, _ in batch])
+        except Exception as exc:  # noqa: BLE001 - every request of the batch fails open
+            return [exc] * len(batch)
+
+    async def ping(self) -> None:
+        (reply,) = await self.wire.calls([("PING",)])
+        if isinstance(reply, Exception):
+            raise reply
 
 
 def _limited(item: RateLimitItem, reset: float) -> Limited:
