@@ -29,7 +29,7 @@ SHUTDOWN = "shutdown"
 ENDED = "ended"  # its lifetime is over (LIVE2D_NOTIFY_STREAM_LIFETIME): the client reconnects
 GONE = "gone"  # the client disconnected
 # A busy stream writes at most once per WRITE_GAP (Waker); heartbeats are due to within BEAT_TICK.
-WRITE_GAP = 0.002
+WRITE_GAP = 0.005
 BEAT_TICK = 0.25
 _TOLD = {REVOKED: control_frame(REVOKED, {"reason": "revoked"}), EXPIRED: control_frame(REVOKED, {"reason": "expired"})}
 
@@ -79,13 +79,13 @@ class Ring:
 
 
 class Waker:
-    """When waiting streams are woken, with one timer for all of them instead of one per wait.
+    """When streams are handed their bytes, with one timer for all of them instead of one per wait.
 
-    - A stream's first event wakes it at once; the next ones no sooner than `gap` after its last write,
-      so a busy stream gets one write per gap with everything queued since, not one wake-up, one
-      chunk and one system call per event (one user's 100 tabs at 2,000 events/s: 200,000 a second).
-    - A stream with nothing to send is woken at its heartbeat, `tick` late at most: the heartbeats sit
-      in a wheel of `tick`-wide slots turned by one timer while any stream waits.
+    - A stream's first event goes out at once; the next ones no sooner than `gap` after its last write,
+      so a busy stream gets one write per gap with everything queued since, not one wake-up, one chunk
+      and one system call per event (one user's 100 tabs at 2,000 events/s: 200,000 a second).
+    - A stream with nothing to send gets its heartbeat, `tick` late at most: the heartbeats sit in a
+      wheel of `tick`-wide slots turned by one timer while any stream waits.
     """
 
     def __init__(self, gap: float = WRITE_GAP, tick: float = BEAT_TICK) -> None:
@@ -97,12 +97,12 @@ class Waker:
         self._turning: asyncio.TimerHandle | None = None
 
     def wake(self, stream: Stream) -> None:
-        """New bytes for a waiting stream: wake it now, or once its write gap is over."""
+        """New bytes for a waiting stream: now, or once its write gap is over."""
         if stream.held:
             return
         loop = asyncio.get_running_loop()
         if loop.time() >= stream.next_write:
-            stream.wake()
+            stream.ready()
             return
         stream.held = True
         self._held.append(stream)
@@ -113,10 +113,10 @@ class Waker:
         held, self._held, self._release = self._held, [], None
         for stream in held:
             stream.held = False
-            stream.wake()
+            stream.ready()
 
     def beat_at(self, stream: Stream, when: float) -> None:
-        """Wake `stream` at loop time `when` (or up to a tick later) unless something wakes it first."""
+        """Give `stream` its heartbeat at loop time `when` (or up to a tick later) unless it writes first."""
         stream.beat_due = when
         if stream.beat_slot:
             return  # already in an earlier slot: it moves on from there
@@ -137,10 +137,10 @@ class Waker:
         for slot in [s for s in self._wheel if s <= current]:
             for stream in self._wheel.pop(slot):
                 stream.beat_slot = 0
-                if stream.closed or stream.waiter is None:
-                    continue  # it wrote, or ended, since: its next wait arms it again
+                if stream.closed or not stream.waiting():
+                    continue  # it ended, or is busy writing: its next wait arms it again
                 if stream.beat_due <= now:
-                    stream.wake()
+                    stream.beat()
                 else:
                     self.beat_at(stream, stream.beat_due)
         if self._wheel and self._turning is None:
@@ -148,23 +148,27 @@ class Waker:
 
 
 class Stream:
-    """One open SSE connection: a bounded buffer of frames and the reader's wake-up.
+    """One open SSE connection: a bounded buffer of frames, and who takes them.
 
-    It knows only what it was given: its user's ring (for a replay after an overflow), the claims of
-    the token that opened it (so the owner can re-check them) and the hub's waker; it never calls back
-    into the hub.
+    Either a writer (streams.py) is attached, `on_ready` and `on_beat`, and the stream calls it when there
+    is something to send or a heartbeat is due (no task wakes up for it), or a reader awaits `next_chunk`.
+    It knows only what it was given: its user's ring (for a replay after an overflow), the claims of the
+    token that opened it (so the owner can re-check them) and the hub's waker; it never calls into the hub.
     """
 
     __slots__ = (
         "beat_due",
         "beat_slot",
         "buffer",
+        "busy",
         "claims",
         "closed",
         "held",
         "last_id",
         "limit",
         "next_write",
+        "on_beat",
+        "on_ready",
         "pending_reset",
         "queued_last",
         "ring",
@@ -184,7 +188,10 @@ class Stream:
         self.last_id: str | None = None  # newest event handed to the reader
         self.pending_reset = False
         self.closed: str | None = None  # why, once told to close
-        self.waiter: asyncio.Future[None] | None = None
+        self.waiter: asyncio.Future[None] | None = None  # a reader in next_chunk
+        self.on_ready: Callable[[], None] | None = None  # the writer, once attached
+        self.on_beat: Callable[[], None] | None = None
+        self.busy = False  # the writer's last write waits for the client (flow control)
         self.next_write = 0.0  # loop time before which a new event waits (Waker.gap)
         self.held = False  # in the waker's list, waiting out its gap
         self.beat_due = 0.0
@@ -197,14 +204,14 @@ class Stream:
         if len(self.buffer) >= self.limit:
             self.buffer.clear()
             self.pending_reset = True
-            self.wake()
+            self.ready()
             return False
         self.buffer.append(event.frame)
         if event.id is not None:
             self.queued_last = event.id
-        if self.waiter is not None:
+        if self.waiting():
             if self.waker is None:
-                self.wake()
+                self.ready()
             else:
                 self.waker.wake(self)
         return True
@@ -212,11 +219,30 @@ class Stream:
     def close(self, reason: str) -> None:
         if not self.closed:
             self.closed = reason
-            self.wake()
+            self.ready()
 
     def gone(self, _: object = None) -> None:
-        """The client left (a done-callback of the task that waits for its disconnect)."""
+        """The client left."""
         self.close(GONE)
+
+    def waiting(self) -> bool:
+        """Whoever takes the bytes is ready for more: a writer not busy, or a reader in next_chunk."""
+        return (self.on_ready is not None and not self.busy) or self.waiter is not None
+
+    def ready(self) -> None:
+        """There is something to send (or the stream closed): the writer writes it, or the reader wakes."""
+        if self.on_ready is not None:
+            if not self.busy:
+                self.on_ready()
+        else:
+            self.wake()
+
+    def beat(self) -> None:
+        """A heartbeat is due: the writer re-checks and pings, or the reader's next_chunk returns b""."""
+        if self.on_beat is not None:
+            self.on_beat()
+        else:
+            self.wake()
 
     def wake(self) -> None:
         waiter = self.waiter
@@ -245,6 +271,10 @@ class Stream:
                     timer.cancel()
             if not self.buffer and not self.pending_reset and not self.closed:
                 return b"", False
+        return self.take()
+
+    def take(self) -> tuple[bytes, bool]:
+        """Everything to send now, in one chunk, and whether the stream closes after it."""
         if self.waker is not None:
             self.next_write = asyncio.get_running_loop().time() + self.waker.gap
         parts: list[bytes] = []

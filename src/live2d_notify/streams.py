@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Generator
 from typing import Any
 from urllib.parse import parse_qsl
 
+from loguru import logger
 from sse_starlette.sse import AppStatus
 from starlette.types import Receive, Scope, Send
 
@@ -188,42 +190,150 @@ async def serve(
     recheck: Callable[[Claims], str | None],
     lifetime: float = 0,
 ) -> None:
-    """Write the stream until it closes, the client leaves, or its lifetime (0: none) is over."""
+    """Write the stream until it closes, the client leaves, or its lifetime (0: none) is over.
+
+    The stream's task only waits for the client to leave; the hub hands the bytes to a `_Writer` as they
+    come (an event, a heartbeat), so a write costs no task wake-up and no timer.
+    """
     await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
     if scope.get("method") == "HEAD":
         await send({"type": "http.response.body", "body": b"", "more_body": False})
         return
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + lifetime if lifetime else None
     while (await receive()).get("more_body"):  # the request's own body first (a GET has none)
         pass
-    gone = asyncio.ensure_future(receive())  # returns when the client leaves
-    gone.add_done_callback(stream.gone)
+    loop = asyncio.get_running_loop()
+    writer = _Writer(stream, send, heartbeat, loop.time() + lifetime if lifetime else None, recheck)
+    writer.write(first, closing=False)
+    del first
+    stream.on_ready, stream.on_beat = writer.flush, writer.beat
+    writer.flush()  # what came since the subscription
+    await receive()  # returns when the client leaves, or once the last chunk is out
+    stream.gone()
+    if writer.sending is not None and not writer.sending.done():
+        writer.sending.cancel()
+
+
+class _Writer:
+    """Writes one stream's chunks from the hub's callbacks. A send that must wait for the client (flow
+    control) is finished in a task; the stream is busy meanwhile and catches up when it is done."""
+
+    __slots__ = ("deadline", "ended", "heartbeat", "recheck", "send", "sending", "stream")
+
+    def __init__(
+        self,
+        stream: Stream,
+        send: Send,
+        heartbeat: float,
+        deadline: float | None,
+        recheck: Callable[[Claims], str | None],
+    ) -> None:
+        self.stream = stream
+        self.send = send
+        self.heartbeat = heartbeat
+        self.deadline = deadline
+        self.recheck = recheck
+        self.ended = False
+        self.sending: asyncio.Task[None] | None = None
+
+    def flush(self) -> None:
+        stream = self.stream
+        if self.ended or stream.busy:
+            return
+        chunk, closing = stream.take()
+        if stream.closed == GONE:
+            self.ended = True
+            return
+        if chunk or closing:
+            self.write(chunk, closing)
+
+    def beat(self) -> None:
+        """The heartbeat: re-check the token (revocation, expiry) and the lifetime, then ping."""
+        stream = self.stream
+        if self.ended or stream.busy:
+            return
+        reason = self.recheck(stream.claims)
+        if reason is None and self.deadline is not None and asyncio.get_running_loop().time() >= self.deadline:
+            reason = ENDED
+        if reason is not None:
+            stream.close(reason)
+        else:
+            self.write(PING, closing=False)
+
+    def write(self, chunk: bytes, closing: bool) -> None:
+        if closing:
+            self.ended = True
+        stream = self.stream
+        try:
+            rest = _drive(self.send({"type": "http.response.body", "body": chunk, "more_body": not closing}))
+        except Exception:  # noqa: BLE001 - the connection broke mid-write: this stream ends, no one else's
+            logger.opt(exception=True).debug("stream write failed user={}", stream.user_id)
+            self.ended = True
+            stream.close(GONE)
+            return
+        if rest is None:
+            self._arm()
+            return
+        stream.busy = True
+        self.sending = rest
+        rest.add_done_callback(self._sent)
+
+    def _sent(self, task: asyncio.Task[None]) -> None:
+        self.sending = None
+        self.stream.busy = False
+        if task.cancelled() or task.exception() is not None:
+            if not task.cancelled():
+                logger.opt(exception=task.exception()).debug("stream write failed user={}", self.stream.user_id)
+            self.ended = True
+            self.stream.close(GONE)
+            return
+        self._arm()
+        self.flush()
+
+    def _arm(self) -> None:
+        if self.ended:
+            return
+        waker = self.stream.waker
+        if waker is None:
+            return
+        now = asyncio.get_running_loop().time()
+        due = now + self.heartbeat if self.heartbeat else None
+        if self.deadline is not None:
+            due = self.deadline if due is None else min(due, self.deadline)
+        if due is not None:
+            waker.beat_at(self.stream, due)
+
+
+def _drive(sending: Awaitable[None]) -> asyncio.Task[None] | None:
+    """Run an ASGI `send` to its end now when it needs no wait (the usual case: the bytes go to the
+    transport at once); when it waits (the client reads slowly), finish it in a task and return that."""
+    send = sending.__await__()
     try:
-        await send({"type": "http.response.body", "body": first, "more_body": True})
-        del first
-        while True:
-            wait = heartbeat if deadline is None else max(0.0, min(heartbeat, deadline - loop.time()))
-            chunk, closing = await stream.next_chunk(wait)
-            if stream.closed == GONE:
-                return
-            if not chunk and not closing:
-                reason = recheck(stream.claims)
-                if reason is None and deadline is not None and loop.time() >= deadline:
-                    reason = ENDED
-                if reason is not None:
-                    stream.close(reason)
-                    continue
-                chunk = PING
-            await send({"type": "http.response.body", "body": chunk, "more_body": True})
-            if closing:
-                break
-        await send({"type": "http.response.body", "body": b"", "more_body": False})
-    except OSError:
-        return  # the connection broke mid-write
-    finally:
-        if not gone.done():
-            gone.cancel()
+        waiting_for = send.send(None)
+    except StopIteration:
+        return None
+    return asyncio.ensure_future(_finish(send, waiting_for))
+
+
+async def _finish(send: Generator[Any, None, None], waiting_for: Any) -> None:
+    """Go on with a send that stopped to wait for a future: wait for it here (through a relay: the future
+    was handed out already), then resume the send, until it ends."""
+    loop = asyncio.get_running_loop()
+    while True:
+        if isinstance(waiting_for, asyncio.Future):
+            relay: asyncio.Future[None] = loop.create_future()
+            waiting_for.add_done_callback(functools.partial(_relay, relay))
+            await relay
+        else:  # a bare `yield`: one turn of the loop
+            await asyncio.sleep(0)
+        try:
+            waiting_for = send.send(None)
+        except StopIteration:
+            return
+
+
+def _relay(relay: asyncio.Future[None], _: object) -> None:
+    if not relay.done():
+        relay.set_result(None)
 
 
 class StreamEndpoint:
