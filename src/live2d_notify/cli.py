@@ -46,6 +46,7 @@ def _serve(args: argparse.Namespace) -> int:
         log_level="warning",
         access_log=False,
         proxy_headers=False,
+        server_header=False,  # no `server: uvicorn` on every response (nor its header checks)
         timeout_graceful_shutdown=2,
         lifespan="on",
     )

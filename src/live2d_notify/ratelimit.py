@@ -1,6 +1,6 @@
 """Rate limits with `limits`: per hook token, sign-ups per client IP.
 
-In one process the sync in-memory storage is used (a hit is a few µs and never awaits). With a Redis URL
+In one process the windows are a dict in memory (a hit is a dict lookup and never awaits). With a Redis URL
 the counters live in Redis, shared by every process, so N processes don't multiply an allowance: the
 same fixed windows, one Lua call per request for all of its limits, and every request of one loop turn
 in one pipeline (`limits`' own async storage made a round trip per limit per request).
@@ -18,8 +18,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from limits import RateLimitItem, parse_many
-from limits.storage import MemoryStorage
-from limits.strategies import FixedWindowRateLimiter
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,15 +40,12 @@ class Limited:
 
 class RateLimiter:
     def __init__(self, redis_url: str | None = None) -> None:
-        self._sync: FixedWindowRateLimiter | None = None
-        self._storage: _LoopMemoryStorage | None = None
-        self._keys: dict[tuple[int, str, str], str] = {}
+        self._local: _LocalWindows | None = None
         self._shared: _SharedWindows | None = None
         if redis_url:
             self._shared = _SharedWindows(redis_url)
         else:
-            self._storage = _LoopMemoryStorage()
-            self._sync = FixedWindowRateLimiter(self._storage)
+            self._local = _LocalWindows()
 
     @staticmethod
     def parse(rates: Sequence[str]) -> tuple[RateLimitItem, ...]:
@@ -58,27 +53,15 @@ class RateLimiter:
 
     async def hit(self, items: Sequence[RateLimitItem], namespace: str, key: str) -> Limited | None:
         """Count one hit against every limit; the first one exceeded is returned."""
-        if self._shared is not None:
-            return await self._shared.hit(items, namespace, key)
-        for item in items:
-            if self._sync is not None:
-                # FixedWindowRateLimiter.hit is `storage.incr(item.key_for(*ids), expiry) <= amount`;
-                # the key string is built once per (limit, token) instead of on every hit.
-                storage_key = self._keys.get((id(item), namespace, key))
-                if storage_key is None:
-                    if len(self._keys) > 100_000:
-                        self._keys.clear()
-                    storage_key = self._keys[(id(item), namespace, key)] = item.key_for(namespace, key)
-                assert self._storage is not None
-                if self._storage.incr(storage_key, item.get_expiry()) > item.amount:
-                    stats = self._sync.get_window_stats(item, namespace, key)
-                    return _limited(item, stats.reset_time)
-        return None
+        if self._local is not None:
+            return self._local.hit(items, namespace, key, time.time())
+        assert self._shared is not None
+        return await self._shared.hit(items, namespace, key)
 
     def expire(self) -> None:
-        """Drop expired windows (housekeeping; lookups also drop their own expired key)."""
-        if self._storage is not None:
-            self._storage.expire()
+        """Drop expired windows (housekeeping; a hit also starts its own expired window afresh)."""
+        if self._local is not None:
+            self._local.expire(time.time())
 
     async def ready(self) -> str | None:
         if self._shared is None:
@@ -94,19 +77,28 @@ class RateLimiter:
             self._shared.wire.close()
 
 
-class _LoopMemoryStorage(MemoryStorage):
-    """`limits`' in-memory storage without its expiry timer thread.
+class _LocalWindows:
+    """Fixed windows in this process, as `limits` counts them (the first hit starts a window of the
+    limit's length; a refused hit still counts): one dict lookup per limit, no lock, no timer thread."""
 
-    The stock storage starts a `threading.Timer` every 10 ms while hits keep coming, and each
-    `Thread.start()` stalls the event loop until the new thread gets the GIL (6% of the loop under
-    load). Expired keys are already dropped when looked up; the rest go in housekeeping.
-    """
+    def __init__(self) -> None:
+        self._windows: dict[tuple[int, str, str], list[float]] = {}  # (limit, namespace, key) → [hits, end]
 
-    def _MemoryStorage__schedule_expiry(self) -> None:  # the name-mangled private hook
+    def hit(self, items: Sequence[RateLimitItem], namespace: str, key: str, now: float) -> Limited | None:
+        windows = self._windows
+        for item in items:
+            slot = (id(item), namespace, key)  # the items live as long as the app (services.Limits)
+            window = windows.get(slot)
+            if window is None or window[1] <= now:
+                window = windows[slot] = [0, now + item.get_expiry()]
+            window[0] += 1
+            if window[0] > item.amount:
+                return _limited(item, window[1])
         return None
 
-    def expire(self) -> None:
-        self._MemoryStorage__expire_events()  # type: ignore[attr-defined]
+    def expire(self, now: float) -> None:
+        for slot in [slot for slot, window in self._windows.items() if window[1] <= now]:
+            del self._windows[slot]
 
 
 # KEYS: one counter per limit, in order. ARGV: (amount, window seconds) per key. Returns {0, 0}, or the

@@ -34,7 +34,7 @@ from live2d_notify.brokers.redis_records import RedisRecords
 from live2d_notify.brokers.wire import ReplyError, Subscription, Wire, WireError
 from live2d_notify.events import Event
 from live2d_notify.hub import REVOKED, Hub
-from live2d_notify.logs import trace_id
+from live2d_notify.logs import log_level, trace_id
 from live2d_notify.records import Records
 from live2d_notify.revocations import Revocations
 from live2d_notify.tokens import now_us
@@ -305,9 +305,10 @@ class RedisBroker:
             return  # nobody here is listening; the shared ring has it for replay
         eid, us = event_id(rid.decode())
         n = self.hub.deliver(user_id, Event.from_parts(eid, us, json.loads(body)))
-        logger.bind(trace_id=trace.decode(), request_id="broker").debug(
-            "event delivered user={} id={} streams={}", user_id, eid, n
-        )
+        if log_level.debug:
+            logger.bind(trace_id=trace.decode(), request_id="broker").debug(
+                "event delivered user={} id={} streams={}", user_id, eid, n
+            )
 
     # -- revocations ------------------------------------------------------------------------
     # This process's mirror changes first, before any await (a token minted meanwhile must see it); the
