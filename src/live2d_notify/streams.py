@@ -5,9 +5,10 @@
 - `OpenStream` is the one place a stream's resources are taken and given back: the gate's places,
   the user's slot across processes (broker), the hub subscription and the catch-up; its `finally`
   releases them all, whatever ends the stream.
-- `serve` is the SSE response on plain ASGI: one task per stream, woken by the hub, a heartbeat timer
-  or the client leaving. On each heartbeat it re-checks the token that opened the stream (revocation,
-  expiry) and closes with `event: revoked` when it no longer holds.
+- `StreamEndpoint` is the SSE response on plain ASGI: one task per stream, which only waits for the
+  client to leave; `_Writer` writes what the hub hands it (events, heartbeats) from the hub's own
+  callbacks. On each heartbeat it re-checks the token that opened the stream (revocation, expiry) and
+  closes with `event: revoked` when it no longer holds.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import asyncio
 import contextlib
 import functools
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Generator
+from collections.abc import Awaitable, Coroutine, Generator
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -25,6 +26,7 @@ from sse_starlette.sse import AppStatus
 from starlette.types import Receive, Scope, Send
 
 from live2d_notify.auth import STREAM_BEARER, TICKET_ONLY, authenticate, client_ip, header, ip_bucket, verify
+from live2d_notify.config import Settings
 from live2d_notify.errors import ApiError, from_bad_token
 from live2d_notify.events import clean, control_frame
 from live2d_notify.hub import ENDED, EXPIRED, GONE, REVOKED, Hub, Stream, TooManyStreams
@@ -179,59 +181,19 @@ async def _first_bytes(svc: Services, stream: Stream, last_id: str | None) -> by
     return ready + cards + svc.hub.catch_up(stream, last_id, shared)
 
 
-async def serve(
-    stream: Stream,
-    first: bytes,
-    scope: Scope,
-    receive: Receive,
-    send: Send,
-    *,
-    heartbeat: float,
-    recheck: Callable[[Claims], str | None],
-    lifetime: float = 0,
-) -> None:
-    """Write the stream until it closes, the client leaves, or its lifetime (0: none) is over.
-
-    The stream's task only waits for the client to leave; the hub hands the bytes to a `_Writer` as they
-    come (an event, a heartbeat), so a write costs no task wake-up and no timer.
-    """
-    await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
-    if scope.get("method") == "HEAD":
-        await send({"type": "http.response.body", "body": b"", "more_body": False})
-        return
-    while (await receive()).get("more_body"):  # the request's own body first (a GET has none)
-        pass
-    loop = asyncio.get_running_loop()
-    writer = _Writer(stream, send, heartbeat, loop.time() + lifetime if lifetime else None, recheck)
-    writer.write(first, closing=False)
-    del first
-    stream.on_ready, stream.on_beat = writer.flush, writer.beat
-    writer.flush()  # what came since the subscription
-    await receive()  # returns when the client leaves, or once the last chunk is out
-    stream.gone()
-    if writer.sending is not None and not writer.sending.done():
-        writer.sending.cancel()
-
-
 class _Writer:
     """Writes one stream's chunks from the hub's callbacks. A send that must wait for the client (flow
     control) is finished in a task; the stream is busy meanwhile and catches up when it is done."""
 
-    __slots__ = ("deadline", "ended", "heartbeat", "recheck", "send", "sending", "stream")
+    __slots__ = ("deadline", "ended", "heartbeat", "revocations", "send", "sending", "stream")
 
-    def __init__(
-        self,
-        stream: Stream,
-        send: Send,
-        heartbeat: float,
-        deadline: float | None,
-        recheck: Callable[[Claims], str | None],
-    ) -> None:
+    def __init__(self, stream: Stream, send: Send, settings: Settings, revocations: Revocations) -> None:
         self.stream = stream
         self.send = send
-        self.heartbeat = heartbeat
-        self.deadline = deadline
-        self.recheck = recheck
+        self.heartbeat = settings.heartbeat
+        lifetime = settings.stream_lifetime  # 0: none
+        self.deadline = asyncio.get_running_loop().time() + lifetime if lifetime else None
+        self.revocations = revocations
         self.ended = False
         self.sending: asyncio.Task[None] | None = None
 
@@ -251,7 +213,7 @@ class _Writer:
         stream = self.stream
         if self.ended or stream.busy:
             return
-        reason = self.recheck(stream.claims)
+        reason = refusal(self.revocations, stream.claims)
         if reason is None and self.deadline is not None and asyncio.get_running_loop().time() >= self.deadline:
             reason = ENDED
         if reason is not None:
@@ -343,18 +305,26 @@ class StreamEndpoint:
         svc = services_of(scope)
         try:
             claims, last_id = _credentials(svc, scope)
-            # Only OpenStream's entry raises ApiError: serve never does, so no reply follows a started one.
+            # Only OpenStream's entry raises ApiError (the serving below never does): no reply after a started one.
             async with OpenStream(svc, claims, ip_bucket(client_ip(svc, scope)), last_id) as (stream, first):
-                await serve(
-                    stream,
-                    first,
-                    scope,
-                    receive,
-                    send,
-                    heartbeat=svc.settings.heartbeat,
-                    recheck=lambda c: refusal(svc.revocations, c),
-                    lifetime=svc.settings.stream_lifetime,
-                )
+                # Serve it in this frame (no coroutine of its own: an open stream keeps one frame less).
+                # The task only waits for the client to leave; the hub hands the bytes to a `_Writer` as
+                # they come (an event, a heartbeat), so a write costs no task wake-up and no timer.
+                await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
+                if scope.get("method") == "HEAD":
+                    await send({"type": "http.response.body", "body": b"", "more_body": False})
+                    return
+                while (await receive()).get("more_body"):  # the request's own body first (a GET has none)
+                    pass
+                writer = _Writer(stream, send, svc.settings, svc.revocations)
+                writer.write(first, closing=False)
+                del first
+                stream.on_ready, stream.on_beat = writer.flush, writer.beat
+                writer.flush()  # what came since the subscription
+                await receive()  # returns when the client leaves, or once the last chunk is out
+                stream.gone()
+                if writer.sending is not None and not writer.sending.done():
+                    writer.sending.cancel()
         except ApiError as exc:
             await send_reply(send, error_reply(exc))
 
