@@ -9,7 +9,6 @@ in one pipeline (`limits`' own async storage made a round trip per limit per req
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import math
 import time
@@ -120,58 +119,44 @@ return {0, 0}
 
 
 class _SharedWindows:
-    """The counters in Redis; the hits of one loop turn go out in one write (brokers/wire.py)."""
+    """The counters in Redis; the hits of one loop turn go out in one write, each reply set on its
+    request's future by the connection's protocol (brokers/wire.py)."""
 
     def __init__(self, url: str) -> None:
         from live2d_notify.brokers.wire import Wire
 
         self.wire = Wire(url)
         self._sha = hashlib.sha1(_HIT.encode()).hexdigest()  # Redis names a script by its SHA-1
-        self._batch: list[tuple[list[str], list[int], asyncio.Future[Any]]] = []
-        self._flushes: set[asyncio.Task[None]] = set()  # strong refs: the loop only keeps weak ones
+        self._batch: list[tuple[tuple[str | int, ...], asyncio.Future[Any]]] = []
 
     async def hit(self, items: Sequence[RateLimitItem], namespace: str, key: str) -> Limited | None:
+        from live2d_notify.brokers.wire import ReplyError
+
         if not items:
             return None
         keys = [f"l2n:limits:{item.key_for(namespace, key)}" for item in items]
         args = [n for item in items for n in (item.amount, item.get_expiry())]
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._batch.append((keys, args, future))
+        command: tuple[str | int, ...] = ("EVALSHA", self._sha, len(keys), *keys, *args)
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        self._batch.append((command, future))
         if len(self._batch) == 1:
-            flush = asyncio.ensure_future(self._flush())
-            self._flushes.add(flush)
-            flush.add_done_callback(self._flushes.discard)
+            loop.call_soon(self._send)  # after this turn's other requests have joined
         try:
-            which, ttl = await future
+            reply = await future
+            if isinstance(reply, ReplyError) and str(reply).startswith("NOSCRIPT"):  # Redis restarted
+                _, reply = await self.wire.calls([("SCRIPT", "LOAD", _HIT), command])
         except Exception:  # noqa: BLE001 - Redis down: don't refuse everyone, don't crash
             return None
-        if not which:
-            return None
+        if not isinstance(reply, list) or not reply[0]:
+            return None  # under every limit, or an answer we can't read: fail open
+        which, ttl = reply
         return Limited(items[int(which) - 1], max(1, int(ttl)), time.time() + int(ttl))
 
-    async def _flush(self) -> None:
-        from live2d_notify.brokers.wire import ReplyError
-
-        await asyncio.sleep(0)  # let this turn's other requests join the batch
+    def _send(self) -> None:
         batch, self._batch = self._batch, []
-        results = await self._run(batch)
-        if any(isinstance(r, ReplyError) and str(r).startswith("NOSCRIPT") for r in results):
-            with contextlib.suppress(Exception):  # Redis restarted: load it, try once more
-                await self.wire.calls([("SCRIPT", "LOAD", _HIT)])
-            results = await self._run(batch)
-        for (_, _, future), result in zip(batch, results, strict=True):
-            if future.done():
-                continue
-            if isinstance(result, BaseException):
-                future.set_exception(result)
-            else:
-                future.set_result(result)
-
-    async def _run(self, batch: list[tuple[list[str], list[int], asyncio.Future[Any]]]) -> list[Any]:
-        try:
-            return await self.wire.calls([("EVALSHA", self._sha, len(k), *k, *a) for k, a, _ in batch])
-        except Exception as exc:  # noqa: BLE001 - every request of the batch fails open
-            return [exc] * len(batch)
+        if batch:
+            self.wire.send([c for c, _ in batch], [f for _, f in batch])
 
     async def ping(self) -> None:
         (reply,) = await self.wire.calls([("PING",)])

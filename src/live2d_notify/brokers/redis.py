@@ -168,8 +168,7 @@ class RedisBroker:
         self._wire = Wire(url)  # publishes: the hot path's own connection
         self._tasks: list[asyncio.Task[None]] = []
         self._subscribed = asyncio.Event()
-        self._batch: list[tuple[str, list[str | int], asyncio.Future[bytes]]] = []
-        self._flushes: set[asyncio.Task[None]] = set()  # strong refs: the loop only keeps weak ones
+        self._batch: list[tuple[str, list[str | int], asyncio.Future[Any]]] = []
         self.connected = False
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -221,44 +220,41 @@ class RedisBroker:
             agents.MAX_SESSIONS,
             agents.FORGET_AFTER,
         ]
-        future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
         self._batch.append((user_id, args, future))
         if len(self._batch) == 1:
-            flush = asyncio.ensure_future(self._flush())
-            self._flushes.add(flush)
-            flush.add_done_callback(self._flushes.discard)
-        rid = await future
+            loop.call_soon(self._send_batch)  # after this turn's other publishes have joined
+        try:
+            rid = await future
+            if isinstance(rid, ReplyError) and str(rid).startswith("NOSCRIPT"):  # Redis restarted
+                await self.redis.script_load(_PUBLISH)
+                (rid,) = await self._wire.calls([self._command(user_id, args)])
+        except (WireError, RedisError, OSError) as exc:
+            raise BrokerUnavailable(type(exc).__name__) from None
+        if isinstance(rid, ReplyError):
+            raise BrokerUnavailable("ReplyError")
         eid, us = event_id(rid.decode())
         return Event.from_parts(eid, us, fields)
 
-    async def _flush(self) -> None:
-        await asyncio.sleep(0)  # let this turn's other publishes join the batch
-        batch, self._batch = self._batch, []
-        results = await self._run_batch(batch)
-        if any(isinstance(r, ReplyError) and str(r).startswith("NOSCRIPT") for r in results):
-            with contextlib.suppress(RedisError, OSError):  # Redis restarted: load it, try once more
-                await self.redis.script_load(_PUBLISH)
-            results = await self._run_batch(batch)
-        for (_, _, future), result in zip(batch, results, strict=True):
-            if future.done():
-                continue
-            if isinstance(result, BaseException):
-                future.set_exception(BrokerUnavailable(type(result).__name__))
-            else:
-                future.set_result(result)
+    def _command(self, user_id: str, args: list[str | int]) -> tuple[str | int, ...]:
+        return (
+            "EVALSHA",
+            self._publish.sha,
+            4,
+            _ring(user_id),
+            _channel(user_id),
+            _cards(user_id),
+            _cards_by_time(user_id),
+            *args,
+        )
 
-    async def _run_batch(self, batch: list[tuple[str, list[str | int], asyncio.Future[bytes]]]) -> list[Any]:
-        """Every EVALSHA of the batch in one write on the hot path's own connection (wire.py)."""
-        sha = self._publish.sha
-        try:
-            return await self._wire.calls(
-                [
-                    ("EVALSHA", sha, 4, _ring(u), _channel(u), _cards(u), _cards_by_time(u), *args)
-                    for u, args, _ in batch
-                ]
-            )
-        except WireError as exc:
-            return [exc] * len(batch)
+    def _send_batch(self) -> None:
+        """Every publish of the loop turn in one write on the hot path's own connection (wire.py); each
+        reply is set on its publish's future by the connection's protocol."""
+        batch, self._batch = self._batch, []
+        if batch:
+            self._wire.send([self._command(u, args) for u, args, _ in batch], [f for _, _, f in batch])
 
     async def history(self, user_id: str) -> list[Event] | None:
         try:

@@ -5,8 +5,9 @@ redis-py's asyncio client spends ~130 µs of CPU on each pipeline round trip (co
 timeouts, per-command packing) and a task wake-up per pub/sub message; this does ~17 µs. Only what every
 event goes through uses it (publish, rate-limit hits, event delivery); everything else stays on redis-py.
 
-- `Wire`: one connection; `calls(commands)` writes a batch in one system call and awaits every reply, in
-  order. A lost connection fails what was in flight and is made again by the next call.
+- `Wire`: one connection; `send(commands, replies)` writes a batch in one system call and the protocol
+  sets each reply on its future as it comes (`calls` awaits them). A lost connection fails what was in
+  flight and is made again by the next call.
 - `Subscription`: SUBSCRIBE / UNSUBSCRIBE written on its connection; each message is handed to a callback
   from the protocol itself, with no task per message.
 """
@@ -132,6 +133,7 @@ class Wire:
         self.reply_timeout = reply_timeout
         self._protocol: _Protocol | None = None
         self._connecting: asyncio.Lock | None = None
+        self._tasks: set[asyncio.Task[None]] = set()  # strong refs: the loop only keeps weak ones
 
     async def _connected(self) -> _Protocol:
         protocol = self._protocol
@@ -164,6 +166,38 @@ class Wire:
         finally:
             timer.cancel()
         return [f.result() for f in futures]
+
+    def send(self, commands: Sequence[Command], replies: Sequence[asyncio.Future[Any]]) -> None:
+        """Write `commands` now, their replies (a value, or the ReplyError Redis answered with) to be set on
+        `replies`, in order; a lost connection or a timeout sets WireError on them. No task, no await: the
+        replies are set from the protocol as they arrive (a task connects first if need be)."""
+        if self._submit(commands, replies):
+            return
+        task = asyncio.ensure_future(self._connect_then_submit(commands, replies))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _submit(self, commands: Sequence[Command], replies: Sequence[asyncio.Future[Any]]) -> bool:
+        protocol = self._protocol
+        if protocol is None or protocol.closed.done() or protocol.transport is None:
+            return False
+        protocol.pending.extend(replies)
+        protocol.transport.write(b"".join(pack(c) for c in commands))
+        timer = asyncio.get_running_loop().call_later(self.reply_timeout, _give_up, protocol)
+        replies[-1].add_done_callback(lambda _: timer.cancel())
+        return True
+
+    async def _connect_then_submit(self, commands: Sequence[Command], replies: Sequence[asyncio.Future[Any]]) -> None:
+        try:
+            await self._connected()
+            if self._submit(commands, replies):
+                return
+            error = WireError("redis connection lost")
+        except WireError as exc:
+            error = exc
+        for reply in replies:
+            if not reply.done():
+                reply.set_exception(error)
 
     def close(self) -> None:
         protocol, self._protocol = self._protocol, None
