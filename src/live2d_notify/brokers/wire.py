@@ -91,10 +91,14 @@ async def _open(url: str, connect_timeout: float, *, select_db: bool = True) -> 
         connecting = loop.create_unix_connection(make, unquote(parts.path))
         db = query.get("db", "0")
     elif parts.scheme in ("redis", "rediss"):
-        context = ssl.create_default_context() if parts.scheme == "rediss" else None
-        if context is not None and query.get("ssl_cert_reqs", "").lower() in ("none", "cert_none"):
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE
+        context = None
+        if parts.scheme == "rediss":  # the query parameters redis-py reads for TLS, read the same way
+            context = ssl.create_default_context(cafile=query.get("ssl_ca_certs"))
+            if query.get("ssl_certfile"):
+                context.load_cert_chain(query["ssl_certfile"], query.get("ssl_keyfile"))
+            if query.get("ssl_cert_reqs", "").lower() in ("none", "cert_none"):
+                context.check_hostname = False
+                context.verify_mode = ssl.CERT_NONE
         connecting = loop.create_connection(make, parts.hostname or "localhost", parts.port or 6379, ssl=context)
         db = (parts.path or "/").lstrip("/") or query.get("db", "0")
     else:
