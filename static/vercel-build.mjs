@@ -16,7 +16,8 @@ import { fileURLToPath } from "node:url";
 const SOURCE = path.dirname(fileURLToPath(import.meta.url));
 const OUTPUT = path.join(SOURCE, ".vercel", "output"); // where Vercel looks for Build Output API v3
 const VARIABLE = "LIVE2D_NOTIFY_API_ORIGIN";
-const PAGE_FILES = ["index.html", "config.js", "favicon.svg", "css", "js"];
+// The page's own files; sw.js precaches shell.json's and vendor.json's lists, so both ship too.
+const PAGE_FILES = ["index.html", "config.js", "favicon.svg", "manifest.webmanifest", "sw.js", "shell.json", "vendor.json", "css", "js", "icons"];
 const LOOPBACK = new Set(["localhost", "127.0.0.1", "[::1]"]); // http allowed only there (local tests)
 
 // The server's own page headers (src/live2d_notify/app.py; tests/test_vercel_build.py keeps them equal),

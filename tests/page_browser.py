@@ -43,20 +43,33 @@ HIDDEN_SWITCH = """
 })();
 """
 
-# Record every `new Notification(...)` in window.__notifications; permission stays the real one.
+# Record every `new Notification(...)` in window.__notifications ({title, body, tag, closed}); permission
+# stays the real one. `window.__clickNotification(i)` clicks the i-th one as a person would.
 NOTIFICATION_RECORDER = """
 (() => {
   const Real = window.Notification;
   const calls = [];
+  const made = [];
   window.__notifications = calls;
+  window.__clickNotification = (i) => {
+    const note = made[i];
+    const event = new Event("click");
+    note.dispatchEvent(event);
+    if (typeof note.onclick === "function") note.onclick(event);
+  };
   class RecordingNotification extends EventTarget {
     constructor(title, options = {}) {
       super();
       this.title = title;
       this.body = options.body || "";
-      calls.push({ title, body: this.body, tag: options.tag || "" });
+      this._call = { title, body: this.body, tag: options.tag || "", closed: false };
+      calls.push(this._call);
+      made.push(this);
     }
-    close() {}
+    close() {
+      this._call.closed = true;
+      if (typeof this.onclose === "function") this.onclose(new Event("close"));
+    }
     static get permission() { return Real ? Real.permission : "denied"; }
     static requestPermission(...args) { return Real.requestPermission(...args); }
   }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import shutil
 import subprocess
 import sys
@@ -100,3 +101,60 @@ def test_the_page_keeps_a_category_and_asks_for_question_tools() -> None:
     """Events carry the category itself; a question tool is the page's own "ask" (the hook sends waiting)."""
     assert page_categories(list(hooks.CATEGORIES)) == {category: category for category in hooks.CATEGORIES}
     assert set(page_categories(sorted(hooks.QUESTION_TOOLS)).values()) == {"ask"}
+
+
+# -- approvals and the install command -------------------------------------------------------------------
+def test_the_hook_decides_for_exactly_the_clis_the_registry_says_take_approvals() -> None:
+    approving = {cli for cli, spec in clis.CLIS.items() if spec.approvals is not None}
+    assert approving == set(hooks.DECISION_OUTPUTS) == {"claude", "codex", "copilot"}
+    for cli, spec in clis.CLIS.items():
+        assert (spec.approvals is None) == bool(spec.no_approvals), cli
+
+
+@pytest.mark.parametrize("cli", [cli for cli, spec in clis.CLIS.items() if spec.approvals])
+def test_each_approving_cli_gets_the_output_the_registry_documents(cli: str) -> None:
+    approvals = clis.CLIS[cli].approvals
+    assert approvals is not None
+    assert approvals.event in clis.CLIS[cli].events
+    assert json.loads(hooks.decision_output(cli, "allow")) == approvals.output
+    denied = json.loads(hooks.decision_output(cli, "deny", "Not now"))
+    decision = denied["hookSpecificOutput"]["decision"] if "hookSpecificOutput" in denied else denied
+    assert decision == {"behavior": "deny", "message": "Not now"}
+    assert f" {hooks.APPROVE} {{wait}}" in approvals.handler
+    assert approvals.wait + clis.APPROVE_MARGIN < 600  # under the CLIs' default timeout and the approval TTL
+
+
+URL, TOKEN, KEY = "https://l2n.example.com/", "l2n_hook_abc.DEF-123", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8"
+
+
+def test_the_pages_install_command_in_both_forms() -> None:
+    assert clis.install_command("claude", URL, TOKEN, key=KEY, detail=True, approve=True) == (
+        "curl -fsSO https://l2n.example.com/live2d-notify.pyz && python3 live2d-notify.pyz install claude "
+        f"--url https://l2n.example.com --token {TOKEN} --key {KEY} --detail --approve"
+    )
+    assert clis.install_command("gemini", URL, TOKEN, form="pip") == (
+        f"live2d-notify install gemini --url https://l2n.example.com --token {TOKEN}"
+    )
+    lan = clis.install_command("codex", "http://192.168.1.5:8000", TOKEN, key=KEY, insecure_http=True, form="pip")
+    assert lan.endswith(f"--key {KEY} --insecure-http")
+
+
+def test_the_install_command_quotes_what_the_shell_would_read() -> None:
+    command = clis.install_command("claude", "https://x.example/a b", "l2n'$(rm -rf ~)", form="pip")
+    assert shlex.split(command) == [
+        "live2d-notify", "install", "claude", "--url", "https://x.example/a b", "--token", "l2n'$(rm -rf ~)"
+    ]  # fmt: skip
+
+
+def test_approve_in_the_install_command_needs_a_cli_that_takes_it_and_the_key() -> None:
+    with pytest.raises(ValueError, match="--approve"):
+        clis.install_command("gemini", URL, TOKEN, key=KEY, approve=True)
+    with pytest.raises(ValueError, match="--approve"):
+        clis.install_command("claude", URL, TOKEN, approve=True)
+
+
+def test_the_install_command_runs_with_the_installer() -> None:
+    """Every word the page's command passes is an option `live2d-notify install` knows."""
+    words = shlex.split(clis.install_command("claude", URL, TOKEN, key=KEY, detail=True, approve=True, form="pip"))
+    known = {o for action in install._parser()._actions for o in action.option_strings}
+    assert {w for w in words if w.startswith("--")} <= known

@@ -254,6 +254,8 @@ def assert_event(request: Request, expected: dict[str, str | None]) -> None:
     assert request.headers["authorization"] == f"Bearer {TOKEN}"
     assert request.headers["content-type"] == "application/json"
     body = json.loads(request.body)
+    at = body.pop("at")  # the hook's clock when it started, µs: taken before the request
+    assert isinstance(at, int) and 0 <= time.time_ns() // 1000 - at < WAIT * 1_000_000
     assert body == {key: value for key, value in expected.items() if value is not None}
     assert set(body) <= {"type", "source", "tool", "title", "message", "session"}
     everything = request.body.decode() + json.dumps(request.headers)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import socket
 import stat
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from live2d_notify import hooks, install
+from live2d_notify import clis, hooks, install
 from tests.payloads import assert_no_secrets, found_secrets, iter_payloads
 
 PYTHON = os.path.realpath(sys.executable)
@@ -500,3 +501,115 @@ def test_snippet_option_prints_and_writes_nothing(home: Path, capsys: pytest.Cap
     assert code == 0
     assert json.loads(out)["hooks"]["AfterAgent"][0]["hooks"][0]["command"] == command(home, "gemini")
     assert snapshot(home) == {}
+
+
+# -- --key and --approve --------------------------------------------------------------------------------
+KEY = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8"
+APPROVING = [cli for cli, spec in clis.CLIS.items() if spec.approvals is not None]
+
+
+def _handlers(cli: str, home: Path) -> dict[str, dict[str, object]]:
+    """Our handler per event in `cli`'s (first JSON) settings file."""
+    spec = clis.CLIS[cli]
+    file = next(f for f in spec.files if f.kind in ("hooks", "own"))
+    first, _, rest = file.user.partition("/")
+    settings = json.loads((home / first / rest).read_text())
+    out = {}
+    for event, groups in settings["hooks"].items():
+        for group in groups:
+            for handler in group.get("hooks", [group]):
+                if any(isinstance(v, str) and install.MARKER in v for v in handler.values()):
+                    out[event] = handler
+    return out
+
+
+def test_a_key_goes_to_the_config_file_only(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(["claude", "--key", KEY, "--detail"], capsys)
+    assert (code, err) == (0, "")
+    assert KEY not in out and KEY not in (home / ".claude" / "settings.json").read_text()
+    assert json.loads(Path(hooks.config_path()).read_text()) == {"key": KEY, "detail": True}
+    assert hooks.settings()[3] == hooks.user_key(KEY)
+
+
+@pytest.mark.parametrize("key", [KEY[:-1], KEY + "A", "x" * 42 + "!", KEY[:-1] + "="])
+def test_a_key_that_is_not_32_bytes_of_base64url_is_refused(
+    key: str, home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run(["claude", "--key", key], capsys)
+    assert code == 1 and "43 characters of base64url" in err and key not in err
+    assert list(home.iterdir()) == []
+
+
+@pytest.mark.parametrize("cli", APPROVING)
+def test_approve_without_a_key_is_refused_with_a_clear_message(
+    cli: str, home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run([cli, "--approve", "--url", "https://example.com", "--token", TOKEN], capsys)
+    assert code == 1 and out == ""
+    assert "--approve needs the user key" in err and "--key" in err
+    assert list(home.iterdir()) == []  # no settings, no hook, no config
+
+
+@pytest.mark.parametrize("cli", APPROVING)
+def test_approve_makes_the_permission_handler_blocking_and_leaves_the_others(
+    cli: str, home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = clis.CLIS[cli]
+    approvals = spec.approvals
+    assert approvals is not None
+    assert run([cli], capsys)[0] == 0
+    plain = _handlers(cli, home)
+    code, out, err = run([cli, "--approve", "--key", KEY], capsys)
+    assert (code, err) == (0, "")
+    assert f"waiting {approvals.wait} s at most" in out
+    blocking = _handlers(cli, home)
+    assert {e: h for e, h in blocking.items() if e != approvals.event} == {
+        e: h for e, h in plain.items() if e != approvals.event
+    }
+    handler = blocking[approvals.event]
+    words = shlex.split(str(handler.get("command") or handler.get("bash")))
+    assert words[:5] == [PYTHON, "-I", "-S", hook_path(home), cli]
+    assert words[5:7] == ["--approve", str(approvals.wait)]
+    assert "async" not in handler
+    assert handler.get("timeout", handler.get("timeoutSec")) == approvals.wait + clis.APPROVE_MARGIN
+
+
+def test_approve_is_kept_by_a_later_install_and_removed_by_no_approve(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(["claude", "--approve", "--approve-wait", "120", "--key", KEY], capsys)[0] == 0
+    before = (home / ".claude" / "settings.json").read_text()
+    assert run(["claude", "--detail"], capsys)[0] == 0  # an install that says nothing of approvals keeps them
+    assert (home / ".claude" / "settings.json").read_text() == before
+    assert "--approve 120" in str(_handlers("claude", home)["PermissionRequest"]["command"])
+    assert run(["claude", "--no-approve"], capsys)[0] == 0
+    handler = _handlers("claude", home)["PermissionRequest"]
+    assert "--approve" not in str(handler["command"]) and handler["async"] is True and handler["timeout"] == 5
+    assert run(["claude", "--uninstall"], capsys)[0] == 0
+    assert not (home / ".claude" / "settings.json").exists()
+
+
+@pytest.mark.parametrize("cli", [cli for cli in clis.CLIS if cli not in APPROVING])
+def test_approve_is_refused_where_the_cli_cannot_take_a_decision(
+    cli: str, home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run([cli, "--approve", "--key", KEY], capsys)
+    assert code == 1 and clis.CLIS[cli].no_approvals in err
+    assert list(home.iterdir()) == []
+
+
+@pytest.mark.parametrize("argv", [["--approve-wait", "60"], ["--approve", "--approve-wait", "0"]])
+def test_a_wait_without_approve_or_out_of_bounds_is_refused(
+    argv: list[str], home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run(["claude", "--key", KEY, *argv], capsys)
+    assert code == 1 and "--approve-wait" in err
+    assert list(home.iterdir()) == []
+
+
+def test_the_snippet_has_the_blocking_handler_with_approve(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["claude", "--snippet", "--approve"], capsys)  # a snippet writes nothing: no key needed
+    assert code == 0
+    handler = json.loads(out)["hooks"]["PermissionRequest"][0]["hooks"][0]
+    assert handler["command"].endswith(" claude --approve 300") and "async" not in handler
+    assert list(home.iterdir()) == []

@@ -103,6 +103,7 @@ def test_npm_dependencies_are_pinned_exactly_and_locked() -> None:
         "live2d-widget-model-wanko": "1.0.5",
         "pixi-live2d-display": "0.4.0",
         "pixi.js": "6.5.10",
+        "qr": "0.7.0",
         "wl-live2d": "1.0.8",
     }
     lock = json.loads((STATIC / "package-lock.json").read_text())
@@ -544,7 +545,7 @@ def test_an_html_title_is_shown_as_text(new_context: Callable[..., BrowserContex
     item = event_item(page, event_id)
     expect(item.locator(".event-title")).to_have_text(evil)
     expect(page.get_by_test_id("bubble")).to_have_text(evil)
-    assert page.locator("img").count() == 0
+    assert page.locator('img:not([data-testid="pairing-qr"])').count() == 0  # the QR code's is the only one
     assert page.evaluate("window.__pwned") is None
 
 
@@ -601,3 +602,26 @@ def test_page_runs_under_a_strict_content_security_policy(
     page.locator('[data-testid="test-event"][data-type="success"]').click()
     expect(character).to_have_attribute("data-reaction", "success", timeout=5_000)
     assert page.evaluate("window.__violations") == []
+
+
+@browser_test
+def test_a_lost_webgl_context_swaps_in_the_fallback_without_a_script_error(
+    new_context: Callable[..., BrowserContext], shared_server: LiveServer
+) -> None:
+    page = open_page(new_context(), shared_server)
+    character = page.get_by_test_id("character")
+    expect(character).to_have_attribute("data-renderer", "live2d")
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.evaluate(
+        """() => {
+             const canvas = document.querySelector("canvas.live2d-canvas");
+             const gl = canvas.getContext("webgl2") || canvas.getContext("webgl");
+             gl.getExtension("WEBGL_lose_context").loseContext();
+           }"""
+    )
+    expect(character).to_have_attribute("data-renderer", "fallback")
+    expect(page.locator("canvas")).to_have_count(0)
+    # Timers queued before this one (pixi's own context-lost handler) have run once it fires.
+    page.evaluate("new Promise((resolve) => setTimeout(resolve, 0))")
+    assert errors == []

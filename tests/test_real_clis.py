@@ -31,6 +31,7 @@ from typing import Any
 import httpx
 import pytest
 
+from live2d_notify import hooks
 from live2d_notify.hooks import hash_session
 from tests.e2e.fake_models import FakeModels
 from tests.support import SSE, LiveServer, free_port, new_user
@@ -222,13 +223,25 @@ def require(cli: Cli) -> Path:
 
 
 # -- running it --------------------------------------------------------------------------------------------
-def install_hook(cli: Cli, s: Secrets, server: LiveServer, hook_token: str) -> None:
-    """`live2d-notify install <cli> --url … --token …` with HOME (and every config variable) in the tmp dir."""
+def install_hook(cli: Cli, s: Secrets, server: LiveServer, hook_token: str, *extra: str) -> None:
+    """`live2d-notify install <cli> --url … --token … [extra]` with HOME (and every config variable) in the tmp
+    dir."""
     redirects = ("LIVE2D_NOTIFY_", "CLAUDE_CONFIG_DIR", "CODEX_HOME", "COPILOT_HOME", "XDG_CONFIG_HOME")
     env = {key: value for key, value in os.environ.items() if not key.startswith(redirects)}
     env |= {"HOME": str(s.home), "XDG_CONFIG_HOME": str(s.home / ".config"), "CODEX_HOME": str(s.home / ".codex")}
     done = subprocess.run(
-        [sys.executable, "-m", "live2d_notify", "install", cli.name, "--url", server.url, "--token", hook_token],
+        [
+            sys.executable,
+            "-m",
+            "live2d_notify",
+            "install",
+            cli.name,
+            "--url",
+            server.url,
+            "--token",
+            hook_token,
+            *extra,
+        ],
         env=env,
         cwd=s.work,
         capture_output=True,
@@ -427,3 +440,47 @@ def _haystacks(server: LiveServer, raw_stream: str) -> dict[str, str]:
         if path.is_file():
             places[path.name] = path.read_bytes().decode("latin-1")
     return places
+
+
+# -- the user key: with --detail, the project's name travels sealed ---------------------------------------------
+USER_KEY = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8"  # tests/fixtures/e2e-vectors.json
+
+
+@pytest.mark.slow
+async def test_real_claude_with_the_user_key_seals_the_project_and_the_program(
+    server_factory: Callable[..., LiveServer], tmp_path: Path
+) -> None:
+    """`install claude --key … --detail`, one real headless turn: the stream's events carry `sealed`, which opens
+    with the key to the project's name (the working directory's base name, unique to this run) and the program;
+    the stream, the server's log and its database never hold the project's name, the command or the prompt."""
+    cli = CLIS["claude"]
+    binary = require(cli)
+    server = server_factory(env={"LIVE2D_NOTIFY_AUDIT": "1"})
+    user = new_user(server.url)
+    s = Secrets.new(tmp_path)
+    s.home.mkdir()
+    s.work.mkdir()
+    with FakeModels("ok", command=s.command, answer=s.answer) as fake:
+        install_hook(cli, s, server, user["hook_token"], "--key", USER_KEY, "--detail")
+        async with httpx.AsyncClient() as client, open_stream(client, server.url, session=user["session_token"]) as st:
+            assert (await st.next())[0] == "ready"
+            run = await run_cli(binary, cli.argv(s, False), cli_env(cli, s, fake), s.work)
+            events = await collect(st, lambda events: _has(events, "success") and _session_ended("claude", events))
+            raw_stream = st.raw
+    server.stop()
+    report = f"rc={run.returncode}; stream: {_shown(events) or 'nothing'}\n{run.stderr[-2000:]}"
+    assert run.returncode == 0, report
+
+    key = hooks.user_key(USER_KEY)
+    assert key is not None
+    opened = [hooks.open_sealed(key, e["sealed"]) if e["sealed"] else None for e in events]
+    assert all(o is not None and o["project"] == s.work.name for o in opened), f"{opened}\n{report}"
+    tool = next(i for i, e in enumerate(events) if e["type"] == "progress" and e["tool"] == "command")
+    assert opened[tool] == {"project": s.work.name, "detail": "echo"}, report
+    assert events[tool]["title"] == "Running a command", report  # the detail is not in the clear
+    secrets = s.named() | {"project": s.work.name, "user key": USER_KEY}
+    leaks = {
+        where: [what for what, text in secrets.items() if text in haystack]
+        for where, haystack in _haystacks(server, raw_stream).items()
+    }
+    assert not any(leaks.values()), f"leaked: {leaks}"

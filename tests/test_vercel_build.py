@@ -182,8 +182,16 @@ def test_the_output_holds_what_the_page_loads_and_no_more_of_node_modules(tmp_pa
     config = read_config(out / "config.js")
 
     own = {f for f in files if not f.startswith("node_modules/")}
-    expected_own = {"index.html", "config.js", "favicon.svg"}
-    for folder in ("css", "js"):
+    expected_own = {
+        "index.html",
+        "config.js",
+        "favicon.svg",
+        "manifest.webmanifest",
+        "sw.js",
+        "shell.json",
+        "vendor.json",
+    }
+    for folder in ("css", "js", "icons"):
         expected_own |= {f"{folder}/{f}" for f in files_under(STATIC / folder)}
     assert own == expected_own  # no package.json, lock file, vercel.json or build script on the site
 

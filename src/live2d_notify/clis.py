@@ -48,6 +48,29 @@ class File:
 
 
 @dataclass(frozen=True)
+class Approvals:
+    """How a CLI takes a person's decision from the page (`install <cli> --approve`, docs/hooks.md).
+
+    `event`: the CLI's permission event, whose handler becomes blocking: `handler` replaces its command (the
+    hook's `--approve SECONDS` mode), its `async` goes, and its timeout becomes the wait plus APPROVE_MARGIN.
+    `wait`: the hook's default wait in seconds (`--approve-wait`). `parallel`: whether the CLI's own dialog is
+    usable while the hook waits (Claude Code) or shows only once the hook gives up (Codex, Copilot CLI).
+    `output`: what the hook prints, allow (deny adds `"message"`). `note`: what to know, for docs and the page."""
+
+    event: str
+    wait: int
+    parallel: bool
+    handler: str
+    output: dict[str, Any]
+    note: str
+
+
+APPROVE_MARGIN = 15  # seconds between the hook's wait and the handler's timeout in the CLI's settings
+APPROVE_WAIT_LIMIT = 3600  # seconds, the longest --approve-wait
+NESTED = {"hookSpecificOutput": {"hookEventName": "PermissionRequest", "decision": {"behavior": "allow"}}}
+
+
+@dataclass(frozen=True)
 class Cli:
     """One CLI: its files, the events we subscribe to (as the CLI spells them) and one entry per event.
 
@@ -67,6 +90,8 @@ class Cli:
     sync: frozenset[str] | None = None
     top: dict[str, Any] = field(default_factory=dict)
     http_events: dict[str, str | None] = field(default_factory=dict)  # the zero-install http hooks: event → matcher
+    approvals: Approvals | None = None  # answering permission prompts from the page; None: why not, in `no_approvals`
+    no_approvals: str = ""
 
 
 def _every_tool(events: tuple[str, ...], **extra: str) -> dict[str, str]:
@@ -173,6 +198,15 @@ CLIS: dict[str, Cli] = {
                 "StopFailure": None,
                 "SubagentStop": None,
             },
+            approvals=Approvals(
+                event="PermissionRequest",
+                wait=300,
+                parallel=True,
+                handler="{command} --approve {wait}",
+                output=NESTED,
+                note="Claude Code shows its own dialog while the hook waits: answer in the terminal or on the page, "
+                "whichever comes first. Questions (AskUserQuestion) and plans (ExitPlanMode) stay in the terminal.",
+            ),
         ),
         Cli(
             id="codex",
@@ -197,6 +231,15 @@ CLIS: dict[str, Cli] = {
             events=CODEX_EVENTS,
             handler={"type": "command", "command": "{command}", "timeout": 5},  # no `async`: Codex skips those
             matchers=_every_tool(CODEX_EVENTS),
+            approvals=Approvals(
+                event="PermissionRequest",
+                wait=60,
+                parallel=False,
+                handler="{command} --approve {wait}",
+                output=NESTED,
+                note="Codex runs PermissionRequest before its own approval prompt: while the hook waits for the "
+                "page, the terminal shows no prompt, for at most the wait (60 s by default, `--approve-wait`).",
+            ),
         ),
         Cli(
             id="gemini",
@@ -211,6 +254,8 @@ CLIS: dict[str, Cli] = {
             # Gemini waits for its hooks (no async flag) and counts `timeout` in milliseconds.
             handler={"type": "command", "command": "{command}", "timeout": 3000, "name": "live2d-notify"},
             matchers=_every_tool(GEMINI_EVENTS),  # lifecycle matchers are exact strings: none
+            no_approvals="Gemini CLI's BeforeTool can only deny (no allow is documented) and its ToolPermission "
+            "notification cannot decide: not supported.",
         ),
         Cli(
             id="cursor",
@@ -221,6 +266,8 @@ CLIS: dict[str, Cli] = {
             handler={"command": "{command}"},
             grouped=False,
             top={"version": 1},
+            no_approvals="Cursor's `permission` answers (`ask`, `allow`) are documented only by third parties, and "
+            "`ask` is reported ignored in some modes: not supported.",
         ),
         Cli(
             id="copilot",
@@ -234,6 +281,16 @@ CLIS: dict[str, Cli] = {
             handler={"type": "command", "bash": "{command} {event}", "timeoutSec": 5},
             grouped=False,
             top={"version": 1},
+            approvals=Approvals(
+                event="permissionRequest",
+                wait=30,
+                parallel=False,
+                handler="{command} --approve {wait} {event}",
+                output={"behavior": "allow"},
+                note="Copilot CLI runs permissionRequest before its own rules and prompt, for every tool call that "
+                "needs a permission (read permissions excepted): while the hook waits, nothing else decides, for at "
+                "most the wait (30 s by default, `--approve-wait`).",
+            ),
         ),
         Cli(
             id="opencode",
@@ -247,32 +304,113 @@ CLIS: dict[str, Cli] = {
                 ),
             ),
             next=("Restart opencode: its plugin forwards session, permission and tool events to the hook.",),
+            no_approvals="opencode's plugin forwards labels only and never waits: not supported.",
         ),
         Cli(
             id="aider",
             label="Aider",
             files=(File("yaml", ".aider.conf.yml", ".aider.conf.yml"),),
             next=("Restart aider: it runs the hook whenever it waits for your input.",),
+            no_approvals="Aider runs a bare command with no payload: not supported.",
         ),
     )
 }
 
 
-def entries(cli: str, command: str) -> dict[str, dict[str, Any]]:
-    """One entry per event of `cli` for the hook command `command` (without the CLI id)."""
+def entries(cli: str, command: str, approve_wait: int | None = None) -> dict[str, dict[str, Any]]:
+    """One entry per event of `cli` for the hook command `command` (which ends with the CLI id). With
+    `approve_wait`, the permission event's handler is the blocking `--approve` one (`Approvals`)."""
     spec = CLIS[cli]
+    approvals = spec.approvals if approve_wait is not None else None
     out: dict[str, dict[str, Any]] = {}
     for event in spec.events:
-        handler = {key: _fill(value, command, event) for key, value in spec.handler.items()}
-        if spec.sync is not None and event not in spec.sync:
+        blocking = approvals is not None and event == approvals.event
+        wait = approve_wait if blocking and approve_wait is not None else None
+        handler = {key: _fill(value, command, event, approvals, wait) for key, value in spec.handler.items()}
+        if wait is not None:
+            for key in ("timeout", "timeoutSec"):
+                if key in handler:
+                    handler[key] = wait + APPROVE_MARGIN
+        elif spec.sync is not None and event not in spec.sync:
             handler["async"] = True
         matcher = {"matcher": spec.matchers[event]} if event in spec.matchers else {}
         out[event] = matcher | {"hooks": [handler]} if spec.grouped else handler
     return out
 
 
-def _fill(value: Any, command: str, event: str) -> Any:
-    return value.replace("{command}", command).replace("{event}", event) if isinstance(value, str) else value
+def _fill(value: Any, command: str, event: str, approvals: Approvals | None = None, wait: int | None = None) -> Any:
+    """A handler's value with the command and event filled in; with `wait`, the command is the --approve one."""
+    if not isinstance(value, str):
+        return value
+    if approvals is not None and wait is not None and "{command}" in value:
+        value = approvals.handler.replace("{wait}", str(wait))
+    return value.replace("{command}", command).replace("{event}", event)
+
+
+def _approvals_table(approvals: Approvals | None) -> dict[str, Any] | None:
+    if approvals is None:
+        return None
+    return {
+        "event": approvals.event,
+        "wait": approvals.wait,
+        "parallel": approvals.parallel,
+        "handler": approvals.handler,
+        "output": approvals.output,
+        "note": approvals.note,
+    }
+
+
+# -- the install command the page shows ------------------------------------------------------------------
+# Two forms: `pip` (live2d-notify installed) and `pyz` (nothing but python3 and curl: the one-file installer the
+# server serves, GET /live2d-notify.pyz). Every {placeholder} is filled with a shell-quoted value (SHELL_SAFE
+# characters as they are, anything else in single quotes, each ' written '\''); {options} is the chosen
+# options in this order, `approve` only for a CLI with `approvals`. install_command() is the reference.
+PYZ_PATH = "/live2d-notify.pyz"
+INSTALL: dict[str, Any] = {
+    "templates": {
+        "pip": "live2d-notify install {cli} --url {url} --token {token}{options}",
+        "pyz": "curl -fsSO {pyz_url} && python3 live2d-notify.pyz install {cli} --url {url} --token {token}{options}",
+    },
+    "options": {
+        "key": " --key {key}",
+        "detail": " --detail",
+        "approve": " --approve",
+        "insecureHttp": " --insecure-http",
+    },
+    "pyzPath": PYZ_PATH,
+    "shellSafe": "^[A-Za-z0-9_@%+=:,./-]+$",
+}
+
+
+def shell_quote(text: str) -> str:
+    """`text` as one shell word: as it is when every character is safe, else in single quotes."""
+    import re
+
+    if re.fullmatch(INSTALL["shellSafe"][1:-1], text):
+        return text
+    return "'" + text.replace("'", "'\\''") + "'"
+
+
+def install_command(
+    cli: str,
+    url: str,
+    token: str,
+    *,
+    key: str | None = None,
+    detail: bool = False,
+    approve: bool = False,
+    insecure_http: bool = False,
+    form: str = "pyz",
+) -> str:
+    """The command the page shows to connect `cli`: `form` "pyz" (curl and python3 only) or "pip"."""
+    if approve and (CLIS[cli].approvals is None or key is None):
+        raise ValueError(f"--approve needs a CLI that supports it and the user key ({cli})")
+    url = url.rstrip("/")
+    chosen = {"key": key is not None, "detail": detail, "approve": approve, "insecureHttp": insecure_http}
+    values = {"cli": cli, "url": url, "token": token, "key": key or "", "pyz_url": url + PYZ_PATH}
+    quoted = {name: shell_quote(value) for name, value in values.items()}
+    options = "".join(INSTALL["options"][name].format(**quoted) for name, on in chosen.items() if on)
+    return str(INSTALL["templates"][form].format(**quoted, options=options))
 
 
 def tables() -> dict[str, Any]:
@@ -293,9 +431,13 @@ def tables() -> dict[str, Any]:
                 "sync": sorted(cli.sync) if cli.sync is not None else None,
                 "top": cli.top,
                 "httpEvents": cli.http_events,
+                "approvals": _approvals_table(cli.approvals),
+                "noApprovals": cli.no_approvals,
             }
             for cli in CLIS.values()
         },
+        "APPROVE_MARGIN": APPROVE_MARGIN,
+        "INSTALL": INSTALL,
         "OPENCODE_PLUGIN": OPENCODE_PLUGIN,
         "TOOL_CATEGORIES": list(hooks.CATEGORIES),
         "TOOLS": {category: names.split() for category, names in hooks.TOOL_NAMES.items()},

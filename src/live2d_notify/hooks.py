@@ -21,6 +21,7 @@ import sys
 TYPE_CHECKING = False  # mypy reads this as True; importing typing would slow every hook run
 if TYPE_CHECKING:
     import _socket
+    from collections.abc import Callable
     from typing import Any
 
 SOURCES = frozenset({"claude", "codex", "gemini", "cursor", "copilot", "opencode", "aider", "generic"})
@@ -238,8 +239,11 @@ def _tool_event(phase: str, name: object, args: object, detail: bool, session: s
         return _event("waiting", QUESTION, tool=category, session=session)
     if phase == "before" and key == "exitplanmode":
         return _event("waiting", "Plan ready for your review", tool=category, session=session)
-    title = _titled(_PHRASES[category][_PHASES.index(phase)], _detail(category, args) if detail else None)
-    return _event("error" if phase == "failed" else "progress", title, tool=category, session=session)
+    kind = "error" if phase == "failed" else "progress"
+    event = _event(kind, _PHRASES[category][_PHASES.index(phase)], tool=category, session=session)
+    if detail:
+        event["detail"] = _detail(category, args)  # into the title, or sealed: normalise decides
+    return event
 
 
 def _permission(name: object, session: str | None) -> Event:
@@ -573,21 +577,169 @@ _ADAPTERS = {
 }
 
 
-def normalise(source: str, payload: object, *, detail: bool = False) -> Event | None:
-    """One CLI payload → `{type, source, tool, title, message, session}`, or None to ignore it.
+def normalise(source: str, payload: object, *, detail: bool = False, key: bytes | None = None) -> Event | None:
+    """One CLI payload → `{type, source, tool, title, message, session, sealed?}`, or None to ignore it.
 
-    Raises UnknownSource for a source without an adapter; never raises for a payload.
+    With `detail`, a file's base name or a program's name joins the title, or, given the user `key`, is sealed
+    with the project's name (the base name of the agent's working directory) into `sealed` instead, and the
+    title stays a fixed phrase (docs/e2e.md). Raises UnknownSource for a source without an adapter; never
+    raises for a payload.
     """
     adapter = _ADAPTERS.get(source) if isinstance(source, str) else None
     if adapter is None:
         raise UnknownSource(source)
     try:
         event = adapter(payload, detail)
+        if event is None:
+            return None
+        word = event.pop("detail", None)
+        if detail and key is not None:
+            fields = {"project": project(payload), "detail": word}
+            if any(fields.values()):
+                event["sealed"] = seal(key, _object_text(fields))
+        elif word and event["title"]:
+            event["title"] = _titled(event["title"], word)
     except Exception:  # noqa: BLE001 - a payload must never crash the hook or the server
         return None
-    if event is not None:
-        event["source"] = source
+    event["source"] = source
     return event
+
+
+def project(payload: object) -> str | None:
+    """The base name of the agent's working directory: `cwd` (Claude, Codex, Gemini, Copilot, Cursor's shell
+    events), else the first of Cursor's `workspace_roots`."""
+    cwd = _get(payload, "cwd")
+    if cwd is None:
+        roots = _get(payload, "workspace_roots")
+        cwd = roots[0] if isinstance(roots, list) and roots else None
+    return _basename(cwd)
+
+
+# -- sealing with the user key (docs/e2e.md, version 1) ------------------------------------------------
+# hmac and hashlib are imported only here, when there is something to seal or a proof to check: the hook's
+# start-up (and the sender of an event without a key) never loads them or OpenSSL.
+SEALED_PREFIX = "v1."
+SEALED_LIMIT = 4096  # characters of a sealed string, the server's limit
+KEY_BYTES, NONCE_BYTES, TAG_BYTES = 32, 16, 32
+_SALT = b"live2d-notify/v1"
+_INFO = (b"seal/enc", b"seal/mac", b"decision/proof")
+_PROOF_DOMAIN = "l2n-decision-v1"
+_B64URL = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+
+
+def b64url(data: bytes) -> str:
+    """base64url without padding."""
+    from binascii import b2a_base64
+
+    return b2a_base64(data, newline=False).decode("ascii").rstrip("=").replace("+", "-").replace("/", "_")
+
+
+def unb64url(text: str) -> bytes:
+    """The bytes of base64url without padding; ValueError for anything else."""
+    from binascii import a2b_base64
+
+    if not isinstance(text, str) or not set(text) <= _B64URL or len(text) % 4 == 1:
+        raise ValueError("not base64url")
+    return a2b_base64(text.replace("-", "+").replace("_", "/") + "=" * (-len(text) % 4))
+
+
+def user_key(text: object) -> bytes | None:
+    """The 32 bytes of a user key written as 43 characters of base64url, or None."""
+    if not isinstance(text, str) or len(text) != 43:
+        return None
+    try:
+        key = unb64url(text)
+    except ValueError:
+        return None
+    return key if len(key) == KEY_BYTES else None
+
+
+def sub_keys(key: bytes) -> tuple[bytes, bytes, bytes]:
+    """(k_enc, k_mac, k_proof): HKDF-SHA256 of the user key, salt "live2d-notify/v1", one info each."""
+    from hmac import digest
+
+    prk = digest(_SALT, key, "sha256")  # HKDF-Extract
+    enc, mac, proof = (digest(prk, info + b"\x01", "sha256") for info in _INFO)  # HKDF-Expand, one block
+    return enc, mac, proof
+
+
+def _keystream_xor(k_enc: bytes, nonce: bytes, data: bytes) -> bytes:
+    from hmac import digest
+
+    blocks = b"".join(digest(k_enc, nonce + i.to_bytes(4, "big"), "sha256") for i in range((len(data) + 31) // 32))
+    return (int.from_bytes(data, "big") ^ int.from_bytes(blocks[: len(data)], "big")).to_bytes(len(data), "big")
+
+
+def seal(key: bytes, plaintext: str, nonce: bytes | None = None) -> str:
+    """`v1.` + base64url(N ‖ C ‖ T): encrypt-then-MAC of the UTF-8 `plaintext` (a JSON object's text).
+
+    `nonce` is for test vectors only: leave it out and 16 fresh random bytes are used."""
+    from hmac import digest
+
+    if nonce is None:
+        nonce = _system().urandom(NONCE_BYTES)
+    if len(nonce) != NONCE_BYTES:
+        raise ValueError("a nonce is 16 bytes")
+    k_enc, k_mac, _ = sub_keys(key)
+    cipher = _keystream_xor(k_enc, nonce, plaintext.encode("utf-8", "replace"))
+    return SEALED_PREFIX + b64url(nonce + cipher + digest(k_mac, b"v1" + nonce + cipher, "sha256"))
+
+
+def open_sealed(key: bytes, sealed: object) -> dict[str, object] | None:
+    """The plaintext object of a sealed string, or None when it cannot be opened (another key, a changed or
+    truncated string, not a JSON object)."""
+    from hmac import compare_digest, digest
+
+    if not isinstance(sealed, str) or not sealed.startswith(SEALED_PREFIX):
+        return None
+    try:
+        raw = unb64url(sealed[len(SEALED_PREFIX) :])
+    except ValueError:
+        return None
+    if len(raw) < NONCE_BYTES + TAG_BYTES:
+        return None
+    nonce, cipher, tag = raw[:NONCE_BYTES], raw[NONCE_BYTES:-TAG_BYTES], raw[-TAG_BYTES:]
+    k_enc, k_mac, _ = sub_keys(key)
+    if not compare_digest(digest(k_mac, b"v1" + nonce + cipher, "sha256"), tag):
+        return None
+    try:
+        value = loads(_keystream_xor(k_enc, nonce, cipher).decode("utf-8"))
+    except UnicodeDecodeError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def decision_proof(key: bytes, approval_id: str, behavior: str, sealed: str = "", message: str = "") -> str:
+    """base64url(HMAC-SHA256(k_proof, "l2n-decision-v1\\n" id "\\n" behavior "\\n" hex(SHA-256(sealed)) "\\n"
+    hex(SHA-256(message)))): what a page sends with a person's decision, and the hook checks."""
+    from hashlib import sha256
+    from hmac import digest
+
+    digests = (sha256(text.encode("utf-8")).hexdigest() for text in (sealed, message))
+    text = "\n".join((_PROOF_DOMAIN, approval_id, behavior, *digests))
+    return b64url(digest(sub_keys(key)[2], text.encode("utf-8"), "sha256"))
+
+
+def proof_holds(key: bytes, approval_id: str, behavior: str, sealed: str, message: str, proof: object) -> bool:
+    """Whether `proof` is the person's decision `behavior` (with `message`) on this approval and this detail."""
+    from hmac import compare_digest
+
+    if not isinstance(proof, str) or not proof.isascii():
+        return False
+    try:
+        expected = decision_proof(key, approval_id, behavior, sealed, message)
+    except UnicodeEncodeError:  # a lone surrogate: no page made this
+        return False
+    return compare_digest(expected, proof)
+
+
+def _object_text(fields: dict[str, str | None]) -> str:
+    """A JSON object of the string fields (None left out), compact, non-ASCII kept (as the page's JSON.stringify)."""
+    try:
+        from _json import encode_basestring as quote
+    except ImportError:
+        from json.encoder import encode_basestring as quote
+    return "{" + ",".join(f"{quote(k)}:{quote(v)}" for k, v in fields.items() if isinstance(v, str)) + "}"
 
 
 # -- the local hook: one interpreter, forked into a detached sender --------------------------------------
@@ -600,31 +752,76 @@ def normalise(source: str, payload: object, *, detail: bool = False) -> Event | 
 SENDER_ENV = (b"SSL_CERT_FILE", b"SSL_CERT_DIR")  # all the sender's libc and OpenSSL still see of the environment
 
 
+def started_at() -> int:
+    """When this process started, by this machine's clock: integer microseconds since the epoch.
+
+    On Linux its start time in /proc (10 ms ticks after boot), so two hooks are ordered as the agent started
+    them, however late each interpreter got going on a busy machine (an agent's async PreToolUse hook and its
+    PermissionRequest hook start within milliseconds). Elsewhere: now. (`time` is loaded already under -I -S.)"""
+    import time
+
+    now = time.time_ns() // 1000
+    try:
+        import posix
+
+        fd = posix.open("/proc/self/stat", posix.O_RDONLY)
+        try:
+            fields = posix.read(fd, 4096).rpartition(b")")[2].split()
+        finally:
+            posix.close(fd)
+        ticks = int(fields[19])  # field 22, starttime: clock ticks after boot (CLOCK_BOOTTIME)
+        boot = time.clock_gettime_ns(time.CLOCK_BOOTTIME) // 1000
+        return now - boot + ticks * 1_000_000 // posix.sysconf("SC_CLK_TCK")
+    except (ImportError, OSError, ValueError, IndexError, AttributeError):
+        return now
+
+
 def _hook(cli: str, args: list[str]) -> None:
     """Fork the sender and exit at once, without the interpreter's shutdown (nothing is buffered)."""
+    at = started_at()
+    if args[:1] == [APPROVE] and cli in DECISION_OUTPUTS:
+        approve(cli, args[1:], at)
+        return
     try:
         import posix
     except ImportError:  # Windows
-        _spawn_process(cli, args)
+        _spawn_process(cli, args, at)
         return
     null = posix.open("/dev/null", posix.O_RDWR)
     for fd in (0, 1, 2) if cli == "aider" else (1, 2):  # Aider's stdin is the user's terminal: never touch it
         posix.dup2(null, fd)
     if posix.fork() == 0:
         try:
-            _sender(cli, args, null)
+            _sender(cli, args, null, at)
         finally:
             posix._exit(0)
     posix._exit(0)
 
 
-def _sender(cli: str, args: list[str], null: int) -> None:
+def _sender(cli: str, args: list[str], null: int, at: int) -> None:
     """The fork: bounded in time, detached from the agent, reads stdin and sends.
 
     Its own session (the agent's signals to its process group miss it), SIGALRM's default action after
     CHILD_DEADLINE even mid-request, no descriptor inherited from the agent but stdin, and no trace of the
     agent's environment or of a payload on the command line (Codex passes its payload, prompts included, as
     the last argument), see _scrub."""
+    import posix
+
+    _detach(null)
+    inline = bool(args) and args[-1].lstrip().startswith(("{", "["))
+    if not _scrub(len(sys.orig_argv) - len(sys.argv) + 2) and inline:
+        _spawn_process(cli, args, at)  # no /proc/self/mem: a fresh process with a clean command line sends
+        return
+    payload = _load(cli, args)
+    posix.dup2(null, 0)
+    if null > 2:
+        posix.close(null)
+    _deliver(cli, payload, at)
+
+
+def _detach(null: int) -> None:
+    """In a fork: SIGALRM after CHILD_DEADLINE, a session of its own, no descriptor of the agent's but 0-2 and
+    `null`, and none of the agent's environment left for libc and OpenSSL."""
     import posix
 
     try:
@@ -637,20 +834,29 @@ def _sender(cli: str, args: list[str], null: int) -> None:
     if null > 3:
         posix.closerange(3, null)
     posix.closerange(max(3, null + 1), top)
-    for key, value in list(posix.environ.items()):  # libc's copy; posix.environ keeps ours for read_settings
+    for key, value in list(posix.environ.items()):  # libc's copy; posix.environ keeps ours for settings()
         if key in SENDER_ENV:
             posix.putenv(key, value)  # onto the heap: _scrub clears the block the original points into
         else:
             posix.unsetenv(key)
-    inline = bool(args) and args[-1].lstrip().startswith(("{", "["))
-    if not _scrub(len(sys.orig_argv) - len(sys.argv) + 2) and inline:
-        _spawn_process(cli, args)  # no /proc/self/mem: a fresh process with a clean command line sends
+
+
+def _send_detached(url: str, token: str, event: Event, at: int) -> None:
+    """Send one event from a detached fork (the approval handler's fallback): the hook does not wait for it."""
+    try:
+        import posix
+    except ImportError:  # Windows
+        _spawn_sender(url, token, event, at)
         return
-    payload = _load(cli, args)
-    posix.dup2(null, 0)
-    if null > 2:
-        posix.close(null)
-    _deliver(cli, payload)
+    if posix.fork() == 0:
+        try:
+            null = posix.open("/dev/null", posix.O_RDWR)
+            for fd in (0, 1, 2):
+                posix.dup2(null, fd)
+            _detach(null)
+            post(url, token, event, at=at)
+        finally:
+            posix._exit(0)
 
 
 def _scrub(keep: int) -> bool:
@@ -716,28 +922,33 @@ def config_path() -> str:
     return base.rstrip("/") + "/live2d-notify/config.json"
 
 
-def read_settings() -> tuple[str | None, str | None, bool]:
-    """(url, token, detail). URL and token come from one place: LIVE2D_NOTIFY_URL and LIVE2D_NOTIFY_TOKEN when
-    both are set, else the 0600 config file. Never one from each: agents load a project's `.env` into the hook's
-    environment, so a cloned repository could otherwise send the user's token to a server of its choosing.
+def settings() -> tuple[str | None, str | None, bool, bytes | None]:
+    """(url, token, detail, user key). URL and token come from one place: LIVE2D_NOTIFY_URL and LIVE2D_NOTIFY_TOKEN
+    when both are set, else the 0600 config file. Never one from each: agents load a project's `.env` into the
+    hook's environment, so a cloned repository could otherwise send the user's token to a server of its choosing.
     A plain http:// URL to another machine gives (None, None): the token would cross the network in clear,
-    which only the config file's "insecure_http": true (`install --insecure-http`) allows."""
+    which only the config file's "insecure_http": true (`install --insecure-http`) allows. The user key comes
+    only from the config file (`install --key`): a key planted in the environment could read what is sealed."""
     url, token = _getenv(ENV_URL) or None, _getenv(ENV_TOKEN) or None
     if not (url and token):
         url = token = None
     flag = _getenv(ENV_DETAIL).strip().lower()
-    stored: object = None
-    if url is None or not flag or insecure(url):
-        try:
-            with open(config_path(), "rb") as file:
-                stored = _decode(file.read(1 << 16))
-        except OSError:
-            stored = None
+    try:
+        with open(config_path(), "rb") as file:
+            stored = _decode(file.read(1 << 16))
+    except OSError:
+        stored = None
     if url is None:
         url, token = _text(_get(stored, "url")), _text(_get(stored, "token"))
     if url and insecure(url) and _get(stored, "insecure_http") is not True:
         url = token = None
     detail = flag in ("1", "true", "yes", "on") if flag else _get(stored, "detail") is True
+    return url, token, detail, user_key(_get(stored, "key"))
+
+
+def read_settings() -> tuple[str | None, str | None, bool]:
+    """(url, token, detail) of settings()."""
+    url, token, detail, _ = settings()
     return url, token, detail
 
 
@@ -797,13 +1008,15 @@ def loads(text: str) -> object:
     return value if end == len(text) else None
 
 
-def _dumps(event: Event) -> bytes:
-    """The event as compact JSON, None fields left out."""
+def _dumps(event: Event, at: int | None = None) -> bytes:
+    """The event as compact JSON, None fields left out, and `at` (the hook's clock) when given."""
     try:
         from _json import encode_basestring_ascii as quote
     except ImportError:
         from json.encoder import encode_basestring_ascii as quote
-    pairs = (f"{quote(key)}:{quote(value)}" for key, value in event.items() if isinstance(value, str))
+    pairs = [f"{quote(key)}:{quote(value)}" for key, value in event.items() if isinstance(value, str)]
+    if at is not None:
+        pairs.append(f'"at":{int(at)}')
     return ("{" + ",".join(pairs) + "}").encode("ascii")
 
 
@@ -870,13 +1083,14 @@ def _plain(text: str) -> bool:
     return text.isascii() and text.isprintable() and " " not in text
 
 
-def post(url: str, token: str, event: Event, timeout: float = SEND_TIMEOUT) -> int | None:
-    """POST the event (None fields left out) to {url}/api/events; the HTTP status, or None if not sent."""
+def post(url: str, token: str, event: Event, timeout: float = SEND_TIMEOUT, at: int | None = None) -> int | None:
+    """POST the event (None fields left out; `at`, the hook's clock in µs) to {url}/api/events; the HTTP status,
+    or None if not sent."""
     target = split_url(url)
     if target is None or not token or not _plain(token):
         return None
     scheme, host, port, path = target
-    body = _dumps(event)
+    body = _dumps(event, at)
     authority = f"[{host}]" if ":" in host else host
     if port != (443 if scheme == "https" else 80):
         authority += f":{port}"
@@ -932,11 +1146,11 @@ def _connect(scheme: str, host: str, port: int, timeout: float) -> "_socket.sock
     raise error
 
 
-def _deliver(cli: str, payload: object) -> None:
-    url, token, detail = read_settings()
-    event = track_turn(cli, normalise(cli, payload, detail=detail))
+def _deliver(cli: str, payload: object, at: int | None) -> None:
+    url, token, detail, key = settings()
+    event = track_turn(cli, normalise(cli, payload, detail=detail, key=key))
     if event is not None and url and token:
-        post(url, token, event)
+        post(url, token, event, at=at)
 
 
 TURN_TRACKED = frozenset({"gemini"})  # CLIs that fire no hook at all when a model call fails
@@ -1000,17 +1214,20 @@ def _unlink(path: str) -> bool:
     return True
 
 
-def _spawn_process(cli: str, args: list[str]) -> None:
+def _spawn_process(cli: str, args: list[str], at: int) -> None:
     """Without posix (Windows), or a fork that cannot blank a payload on its command line: normalise here,
     hand only the small event, on a pipe, to a detached `--send` child (no environment but SYSTEMROOT)."""
+    url, token, detail, key = settings()
+    event = track_turn(cli, normalise(cli, _load(cli, args), detail=detail, key=key))
+    if event is not None and url and token:
+        _spawn_sender(url, token, event, at)
+
+
+def _spawn_sender(url: str, token: str, event: Event, at: int) -> None:
     import json
     import os
     import subprocess
 
-    url, token, detail = read_settings()
-    event = track_turn(cli, normalise(cli, _load(cli, args), detail=detail))
-    if event is None or not url or not token:
-        return
     flags = getattr(subprocess, "DETACHED_PROCESS", 0) | getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)
     env = {key: os.environ[key] for key in ("SYSTEMROOT",) if key in os.environ}
     child = subprocess.Popen(
@@ -1024,16 +1241,17 @@ def _spawn_process(cli: str, args: list[str]) -> None:
         env=env,
     )
     assert child.stdin is not None
-    child.stdin.write(json.dumps({"url": url, "token": token, "event": event}).encode())
+    child.stdin.write(json.dumps({"url": url, "token": token, "event": event, "at": at}).encode())
     child.stdin.close()
 
 
 def _send_from_stdin() -> None:
-    """`hook.py --send`: the detached child of _spawn_process; stdin is {url, token, event}."""
+    """`hook.py --send`: the detached child of _spawn_process; stdin is {url, token, event, at}."""
     job = _decode(_read_stdin())
-    url, token, event = _get(job, "url"), _get(job, "token"), _get(job, "event")
+    url, token, event, at = _get(job, "url"), _get(job, "token"), _get(job, "event"), _get(job, "at")
     if isinstance(url, str) and isinstance(token, str) and isinstance(event, dict):
-        post(url, token, {k: v for k, v in event.items() if isinstance(k, str) and isinstance(v, str)})
+        fields: Event = {k: v for k, v in event.items() if isinstance(k, str) and isinstance(v, str)}
+        post(url, token, fields, at=at if isinstance(at, int) and not isinstance(at, bool) else None)
 
 
 def _dry_run(args: list[str]) -> None:
@@ -1041,8 +1259,286 @@ def _dry_run(args: list[str]) -> None:
     import json
 
     if args and args[0] in SOURCES:
-        event = normalise(args[0], _load(args[0], args[1:]), detail=read_settings()[2])
+        _, _, detail, key = settings()
+        event = normalise(args[0], _load(args[0], args[1:]), detail=detail, key=key)
         print(json.dumps(event, indent=2))
+
+
+# -- answering a permission prompt from the page: `hook.pyc <cli> --approve SECONDS` ----------------------
+# The one place the hook makes the agent wait on the network, because the CLI needs our answer. It asks the
+# server for an approval (its detail sealed with the user key), long-polls for its outcome for at most SECONDS
+# (the server ends it sooner when the approval expires), and prints the CLI's decision only for a decision
+# whose proof it checked: made with the user key, for this approval, this behaviour, this sealed detail and
+# this message. A server that is down or refuses, a forged or replayed proof, the terminal answering first
+# (the session's next event withdraws the approval on the server), nobody answering: nothing printed, exit 0,
+# the CLI's own dialog decides. Flow and per-CLI facts: docs/hooks.md.
+APPROVE = "--approve"
+DEFAULT_WAIT = 60  # seconds, when the command names none (install always writes one)
+CONNECT_TIMEOUT = 3.0  # seconds to reach the server and have the approval created; else give up at once
+POLL_LIMIT = 30  # seconds one GET /api/approvals/{id}?wait= may wait (the server's limit)
+APPROVAL_LIMIT = 1000  # characters of a command, path or URL sealed for the person to see
+PLAIN_LIMIT = 3000  # bytes of a sealed plaintext, so the sealed string stays within SEALED_LIMIT
+DENIED = "Denied from the live2d-notify page"  # when the person gave no message
+REPLY_LIMIT = 1 << 16  # bytes of a reply we read
+# How each CLI takes a decision on stdout: Claude Code and Codex nest it, Copilot CLI's is flat.
+DECISION_OUTPUTS = {"claude": "nested", "codex": "nested", "copilot": "flat"}
+_NO_APPROVAL_TOOLS = QUESTION_TOOLS | {"exitplanmode"}  # "allow" alone answers neither: the terminal must
+
+
+class _Stopped(Exception):
+    """The CLI (or the user) ended the hook with a signal while it waited."""
+
+
+def decision_output(cli: str, behavior: str, message: str = "") -> str:
+    """The JSON a CLI reads as the person's decision: allow, or deny with the message given to the agent."""
+    try:
+        from _json import encode_basestring_ascii as quote
+    except ImportError:
+        from json.encoder import encode_basestring_ascii as quote
+    decision = '{"behavior":' + quote(behavior)
+    if behavior == "deny":
+        decision += ',"message":' + quote(message or DENIED)
+    decision += "}"
+    if DECISION_OUTPUTS[cli] == "flat":
+        return decision
+    return '{"hookSpecificOutput":{"hookEventName":"PermissionRequest","decision":' + decision + "}}"
+
+
+def approval_detail(payload: object) -> dict[str, str | None]:
+    """What the person must see to decide, to be sealed: the tool category, the project, and the command (up to
+    1,000 characters), the file path or the URL the request is for."""
+    args = _args(_get(payload, "tool_input", "toolArgs"))
+    command = _get(args, "command", "cmd")
+    if isinstance(command, list):
+        command = " ".join(word for word in command if isinstance(word, str))
+    path = _get(args, "file_path", "filePath", "path", "notebook_path", "absolute_path", "target_file")
+    return {
+        "tool": tool_category(_get(payload, "tool_name", "toolName")),
+        "project": project(payload),
+        "command": _cut(command, APPROVAL_LIMIT),
+        "path": _cut(path, APPROVAL_LIMIT),
+        "url": _cut(_get(args, "url", "uri"), APPROVAL_LIMIT),
+    }
+
+
+def _cut(value: object, limit: int) -> str | None:
+    """A string of at most `limit` characters, "…" marking a cut; None for anything but a non-empty string."""
+    if not isinstance(value, str) or not value:
+        return None
+    return value if len(value) <= limit else value[: max(limit - 1, 0)] + "…"
+
+
+def fitted_text(fields: dict[str, str | None]) -> str:
+    """The plaintext of `fields`, its longest value cut until it fits in PLAIN_LIMIT bytes."""
+    fields = dict(fields)
+    while True:
+        text = _object_text(fields)
+        excess = len(text.encode("utf-8", "replace")) - PLAIN_LIMIT
+        if excess <= 0:
+            return text
+        longest = max(fields, key=lambda name: len(fields[name] or ""))
+        value = fields[longest] or ""
+        fields[longest] = _cut(value, len(value) - max(excess // 4, 1) - 1)
+
+
+def _seconds(text: str, default: int) -> int:
+    return int(text) if text.isdigit() and 0 < int(text) <= 3600 else default
+
+
+def exchange(
+    url: str, token: str, method: str, path: str, body: bytes | None = None, wait: float = 0.0
+) -> tuple[int, dict[str, str], bytes] | None:
+    """One request to the server: (status, headers, body), or None when it cannot be reached within
+    CONNECT_TIMEOUT or does not answer within CONNECT_TIMEOUT + `wait` seconds."""
+    import time
+
+    target = split_url(url)
+    if target is None or not token or not _plain(token) or not _plain(path):
+        return None
+    scheme, host, port, base = target
+    authority = f"[{host}]" if ":" in host else host
+    if port != (443 if scheme == "https" else 80):
+        authority += f":{port}"
+    head = (
+        f"{method} {base}{path} HTTP/1.1\r\nHost: {authority}\r\nAuthorization: Bearer {token}\r\n"
+        "User-Agent: live2d-notify-hook/1\r\nAccept: application/json\r\nConnection: close\r\n"
+    )
+    if body is not None:
+        head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+    deadline = time.monotonic() + CONNECT_TIMEOUT + wait
+    try:
+        sock = _connect(scheme, host, port, CONNECT_TIMEOUT)
+    except OSError:
+        return None
+    raw = b""
+    try:
+        sock.sendall(head.encode("ascii") + b"\r\n" + (body or b""))
+        while len(raw) < REPLY_LIMIT:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            sock.settimeout(left)
+            chunk = sock.recv(REPLY_LIMIT)
+            if not chunk:
+                break
+            raw += chunk
+            if _whole(raw):  # a proxy may keep the connection open despite `Connection: close`
+                break
+    except OSError:
+        return None
+    finally:
+        sock.close()
+    return _reply(raw)
+
+
+def _whole(raw: bytes) -> bool:
+    """Whether `raw` holds a whole reply: its head, and all of a Content-Length body or a chunked one."""
+    head, sep, body = raw.partition(b"\r\n\r\n")
+    if not sep:
+        return False
+    lines = head.lower().split(b"\r\n")
+    if lines[0].split(b" ")[1:2] in ([b"204"], [b"304"]):
+        return True  # no body
+    for line in lines[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip() == b"content-length" and value.strip().isdigit():
+            return len(body) >= int(value.strip())
+        if name.strip() == b"transfer-encoding" and b"chunked" in value:
+            return body.endswith(b"0\r\n\r\n")
+    return False
+
+
+def _reply(raw: bytes) -> tuple[int, dict[str, str], bytes] | None:
+    head, sep, body = raw.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = lines[0].split(" ", 2)[1:2]
+    if not sep or not status or not status[0].isdigit():
+        return None
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    if headers.get("transfer-encoding", "").lower() == "chunked":
+        decoded, rest = b"", body
+        while rest:
+            size, _, rest = rest.partition(b"\r\n")
+            length = int(size.split(b";")[0] or b"0", 16)
+            if length == 0:
+                break
+            decoded, rest = decoded + rest[:length], rest[length + 2 :]
+        body = decoded
+    elif headers.get("content-length", "").isdigit():
+        body = body[: int(headers["content-length"])]
+    return int(status[0]), headers, body
+
+
+def approve(cli: str, args: list[str], at: int) -> None:
+    """`hook.pyc <cli> --approve SECONDS [event]`: the blocking PermissionRequest handler (see above)."""
+    import time
+
+    started = time.monotonic()
+    wait = _seconds(args[0] if args else "", DEFAULT_WAIT)
+    signals = _Signals()
+    try:
+        import posix
+
+        posix.dup2(posix.open("/dev/null", posix.O_WRONLY), 2)  # stdout is for the decision only
+    except ImportError:
+        pass
+    payload = _load(cli, args[1:])
+    url, token, detail, key = settings()
+    event = normalise(cli, payload, detail=detail, key=key)
+    if event is None or not url or not token:
+        return
+    name = _get(payload, "tool_name", "toolName")
+    if key is None or event["type"] != "waiting" or (isinstance(name, str) and name.lower() in _NO_APPROVAL_TOOLS):
+        _send_detached(url, token, event, at)  # told like any prompt; the terminal answers it
+        return
+    sealed = seal(key, fitted_text(approval_detail(payload)))
+    reply = exchange(url, token, "POST", "/api/approvals", _dumps({**event, "sealed": sealed}, at))
+    if reply is None:
+        return  # down, unreachable or too slow: the terminal's dialog is all there is
+    status, _, data = reply
+    if status == 404:  # a server without approvals: tell the prompt as an event
+        _send_detached(url, token, event, at)
+        return
+    created = _decode(data) if status == 201 else None
+    approval_id = _text(_get(created, "approval_id"))
+    if approval_id is None or not _plain(approval_id) or "/" in approval_id or "?" in approval_id:
+        return
+    # Its own wait only: when the approval's lifetime ends first, the server answers "expired" (its clock, not ours).
+    signals.armed = True
+    left = lambda: -1.0 if signals.caught else wait - (time.monotonic() - started)  # noqa: E731
+    decision = _await_decision(url, token, approval_id, key, sealed, left)
+    signals.armed = False  # the decision goes out whole
+    if decision is None:
+        return
+    behavior, message = decision
+    out = decision_output(cli, behavior, message).encode("utf-8")
+    while out:
+        written = _system().write(1, out)
+        out = out[written:]
+
+
+class _Signals:
+    """SIGTERM, SIGHUP and SIGINT end the wait: the hook withdraws what it asked and exits 0, silent. Until the
+    approval's id is known (`armed`), a signal is only noted, so that the hook can still withdraw it."""
+
+    def __init__(self) -> None:
+        self.caught = self.armed = False
+        try:
+            import _signal as signals  # `signal` imports enum; the builtin is enough
+        except ImportError:
+            import signal as signals
+        for name in ("SIGTERM", "SIGHUP", "SIGINT"):  # Windows has no SIGHUP
+            if hasattr(signals, name):
+                signals.signal(getattr(signals, name), self)
+
+    def __call__(self, signum: int, frame: object) -> None:
+        self.caught = True
+        if self.armed:
+            raise _Stopped
+
+
+def _await_decision(
+    url: str, token: str, approval_id: str, key: bytes, sealed: str, left: "Callable[[], float]"
+) -> tuple[str, str] | None:
+    """(behavior, message) of the person's decision, once its proof holds; None for anything else. Withdraws
+    the approval when the wait runs out or a signal ends it."""
+    import time
+
+    path = f"/api/approvals/{approval_id}"
+    try:
+        while (remaining := left()) > 0:
+            seconds = min(POLL_LIMIT, int(remaining) + 1)
+            asked = time.monotonic()
+            reply = exchange(url, token, "GET", f"{path}?wait={seconds}", wait=seconds)
+            if reply is None:
+                return None  # the server went away: the terminal is in charge, and the next event withdraws
+            status, headers, data = reply
+            if status == 429:
+                retry = headers.get("retry-after", "")
+                time.sleep(min(float(retry) if retry.isdigit() else 1.0, max(left(), 0.0)))
+                continue
+            answer = _decode(data) if status == 200 else None
+            state = _get(answer, "state")
+            if state == "pending":
+                if time.monotonic() - asked < min(seconds, 1):  # a server that does not hold the request
+                    time.sleep(1)
+                continue
+            if state not in ("allowed", "denied") or _get(answer, "approval_id") != approval_id:
+                return None  # withdrawn, expired, refused: nothing to say
+            behavior = "allow" if state == "allowed" else "deny"
+            message = _get(answer, "message")
+            message = "" if message is None else message
+            proof = _get(answer, "proof")
+            if isinstance(message, str) and proof_holds(key, approval_id, behavior, sealed, message, proof):
+                return behavior, message
+            return None  # a decision the person did not make (forged, replayed, another detail or message)
+    except _Stopped:
+        pass
+    exchange(url, token, "DELETE", path)  # nobody answered in time: the terminal stays in charge
+    return None
 
 
 def main(argv: list[str]) -> int:

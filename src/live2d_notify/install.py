@@ -27,6 +27,7 @@ import time
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib import resources
 from importlib.util import MAGIC_NUMBER
 from pathlib import Path
 from typing import Any
@@ -88,9 +89,10 @@ def settings_paths(cli: str, project: bool) -> list[Path]:
 
 
 # -- what we write, per CLI (the page renders the same blocks from static/js/clis.gen.js) -----------------
-def document(cli: str, command: str) -> dict[str, Any]:
+def document(cli: str, command: str, approve_wait: int | None = None) -> dict[str, Any]:
     """A JSON settings file holding only our entries; `command` ends with the CLI id."""
-    return {**clis.CLIS[cli].top, "hooks": {event: [entry] for event, entry in clis.entries(cli, command).items()}}
+    ours = clis.entries(cli, command, approve_wait)
+    return {**clis.CLIS[cli].top, "hooks": {event: [entry] for event, entry in ours.items()}}
 
 
 def codex_notify(argv: list[str]) -> str:
@@ -108,7 +110,7 @@ def aider_lines(command: str) -> list[str]:
     return [f"notifications: true  {AIDER_TAG}", f"notifications-command: {quoted}  {AIDER_TAG}"]
 
 
-def snippet(cli: str, command: str) -> str:
+def snippet(cli: str, command: str, approve_wait: int | None = None) -> str:
     """The block to paste into `cli`'s settings by hand; `command` is the hook launcher without the CLI name.
 
     e.g. snippet("claude", "python3 /home/me/.config/live2d-notify/hook.py"). Use absolute paths: Codex's
@@ -120,8 +122,8 @@ def snippet(cli: str, command: str) -> str:
     run = f"{command} {cli}"
     argv = [*shlex.split(command), cli]
     blocks = {
-        "hooks": lambda: _json(document(cli, run)),
-        "own": lambda: _json(document(cli, run)),
+        "hooks": lambda: _json(document(cli, run, approve_wait)),
+        "own": lambda: _json(document(cli, run, approve_wait)),
         "notify": lambda: codex_notify(argv) + "\n",
         "plugin": lambda: opencode_plugin(argv),
         "yaml": lambda: "\n".join(line.replace(f"  {AIDER_TAG}", "") for line in aider_lines(run)) + "\n",
@@ -343,23 +345,74 @@ def _own_file(path: Path, text: str | None, content: str, uninstall: bool, force
     return content
 
 
-def plan(cli: str, *, project: bool = False, uninstall: bool = False, force: bool = False) -> list[Change]:
-    """Every file change `install cli` makes; raises InstallError before anything is written."""
+APPROVE_FLAG = re.compile(r"\s--approve\s+(\d+)(?:\s|$)")
+
+
+def installed_approval(cli: str, texts: list[str | None]) -> int | None:
+    """The wait of our --approve handler already in `cli`'s settings (their texts), or None."""
+    approvals = clis.CLIS[cli].approvals
+    if approvals is None:
+        return None
+    for text in texts:
+        try:
+            groups = json.loads(text or "{}").get("hooks", {}).get(approvals.event, [])
+        except (ValueError, AttributeError):
+            continue
+        handlers = [h for g in groups if isinstance(g, dict) for h in (g.get("hooks") or [g]) if isinstance(h, dict)]
+        for handler in handlers:
+            for value in handler.values():
+                found = APPROVE_FLAG.search(value) if isinstance(value, str) and MARKER in value else None
+                if found:
+                    return int(found.group(1))
+    return None
+
+
+def approve_wait(cli: str, approve: bool | None, wait: int | None, current: int | None) -> int | None:
+    """The hook's wait for the page once installed (None: no --approve handler), from the flags and what is
+    installed now: `--approve` turns it on (its default wait, or `wait`), `--no-approve` off, neither keeps it."""
+    approvals = clis.CLIS[cli].approvals
+    if approve and approvals is None:
+        raise InstallError(f"{clis.CLIS[cli].label} cannot take decisions from the page: {clis.CLIS[cli].no_approvals}")
+    if wait is not None and not 0 < wait <= clis.APPROVE_WAIT_LIMIT:
+        raise InstallError(f"--approve-wait is a number of seconds from 1 to {clis.APPROVE_WAIT_LIMIT}")
+    if approve is False or approvals is None:
+        if wait is not None:
+            raise InstallError("--approve-wait goes with --approve")
+        return None
+    if approve is None and current is None:
+        if wait is not None:
+            raise InstallError("--approve-wait goes with --approve")
+        return None
+    return wait or (approvals.wait if approve else current)
+
+
+def plan(
+    cli: str,
+    *,
+    project: bool = False,
+    uninstall: bool = False,
+    force: bool = False,
+    approve: bool | None = None,
+    wait: int | None = None,
+) -> list[Change]:
+    """Every file change `install cli` makes; raises InstallError before anything is written. `approve` and
+    `wait` as approve_wait() reads them (`--approve`, `--approve-wait`)."""
     argv = [*launcher(), cli]
     command = shlex.join(argv)
     changes: list[Change] = []
     paths = settings_paths(cli, project)  # raises for an unknown CLI
-    for file, path in zip(clis.CLIS[cli].files, paths, strict=True):
-        before = _read(path)
+    befores = [_read(path) for path in paths]
+    blocking = approve_wait(cli, approve, wait, installed_approval(cli, befores))
+    for file, path, before in zip(clis.CLIS[cli].files, paths, befores, strict=True):
         after: str | None
         if file.kind == "hooks":
-            after = _merged(path, before, clis.entries(cli, command), uninstall, **clis.CLIS[cli].top)
+            after = _merged(path, before, clis.entries(cli, command, blocking), uninstall, **clis.CLIS[cli].top)
         elif file.kind == "notify":
             after = _codex_config(path, before, argv, uninstall, force)
         elif file.kind == "own":
             if before is not None:
                 _load_json(path, before)
-            after = _own_file(path, before, _json(document(cli, command)), uninstall, force)
+            after = _own_file(path, before, _json(document(cli, command, blocking)), uninstall, force)
         elif file.kind == "plugin":
             after = _own_file(path, before, opencode_plugin(argv), uninstall, force)
         else:
@@ -378,6 +431,11 @@ def _empty(text: str | None) -> bool:
         return json.loads(text) in ({}, {"version": 1})
     except ValueError:
         return False
+
+
+def _approving(cli: str, changes: list[Change]) -> bool:
+    """Whether the settings `changes` leave hold our --approve handler."""
+    return installed_approval(cli, [change.after for change in changes]) is not None
 
 
 def _backup(path: Path) -> Path:
@@ -441,12 +499,17 @@ def diff(changes: list[Change]) -> str:
     return "".join(parts)
 
 
+def hook_source() -> str:
+    """The text of hooks.py, from the package on disk or from inside the one-file installer (live2d-notify.pyz)."""
+    return resources.files(hooks.__name__.rpartition(".")[0]).joinpath("hooks.py").read_text(encoding="utf-8")
+
+
 def install_hook_files(out: Callable[[str], None]) -> None:
     """hook.py (readable copy of live2d_notify/hooks.py) and hook.pyc (what the entries run), 0700 dir."""
     directory = config_dir()
     directory.mkdir(parents=True, exist_ok=True)
     os.chmod(directory, 0o700)
-    source = Path(hooks.__file__).read_text(encoding="utf-8")
+    source = hook_source()
     script, compiled = directory / "hook.py", directory / "hook.pyc"
     if _read(script) == source and compiled.is_file() and compiled.read_bytes()[:4] == MAGIC_NUMBER:
         return  # up to date, and compiled by this Python version
@@ -469,11 +532,22 @@ INSECURE_HTTP = (
 )
 
 
+KEY_HELP = (
+    "the user key the page shows in its install command (43 characters of base64url: 32 bytes). It seals the "
+    "detail and permission requests so that only your pages can read them; it never goes to the server"
+)
+
+
 def planned_config(
-    url: str | None, token: str | None, detail: bool | None, insecure_http: bool | None = None
+    url: str | None,
+    token: str | None,
+    detail: bool | None,
+    insecure_http: bool | None = None,
+    key: str | None = None,
 ) -> tuple[Path, dict[str, Any]]:
-    """The hook's config file with url / token / detail / insecure_http merged in; raises before anything is
-    written, e.g. for a plain http:// URL to another machine without the opt-in (new or already stored)."""
+    """The hook's config file with url / token / detail / insecure_http / key merged in; raises before anything
+    is written, e.g. for a plain http:// URL to another machine without the opt-in (new or already stored), or a
+    key that is not 32 bytes of base64url."""
     path = Path(hooks.config_path())
     text = _read(path)
     try:
@@ -483,6 +557,10 @@ def planned_config(
     if not isinstance(stored, dict):
         raise InstallError(f"{path} is not a JSON object; nothing was changed")
     check_server(url, token)
+    if key is not None and hooks.user_key(key) is None:
+        raise InstallError("--key is not a user key: it is 43 characters of base64url (32 bytes), as the page shows it")
+    if key is not None:
+        stored["key"] = key
     if url is not None:
         stored["url"] = url.strip().rstrip("/")
     if token is not None:
@@ -499,9 +577,16 @@ def planned_config(
     return path, stored
 
 
-def write_config(url: str | None, token: str | None, detail: bool | None, insecure_http: bool | None = None) -> Path:
-    """Merge url / token / detail / insecure_http into the hook's config file: mode 0600 in a 0700 directory."""
-    path, stored = planned_config(url, token, detail, insecure_http)
+def write_config(
+    url: str | None,
+    token: str | None,
+    detail: bool | None,
+    insecure_http: bool | None = None,
+    key: str | None = None,
+) -> Path:
+    """Merge url / token / detail / insecure_http / key into the hook's config file: mode 0600 in a 0700
+    directory."""
+    path, stored = planned_config(url, token, detail, insecure_http, key)
     path.parent.mkdir(parents=True, exist_ok=True)
     os.chmod(path.parent, 0o700)
     _write(path, _json(stored), 0o600)
@@ -522,11 +607,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--snippet", action="store_true", help="print the block to paste by hand, write nothing")
     parser.add_argument("--url", help=f"server URL for the hook's config file (or ${hooks.ENV_URL})")
     parser.add_argument("--token", help=f"hook token (l2n_hook_…) for the config file (or ${hooks.ENV_TOKEN})")
+    parser.add_argument("--key", help=KEY_HELP)
     parser.add_argument(
         "--detail",
         action=argparse.BooleanOptionalAction,
         default=None,
-        help="opt in to file base names / program names in titles",
+        help="opt in to the project's name, file base names and program names: sealed with --key, else in titles",
     )
     parser.add_argument(
         "--insecure-http",
@@ -534,29 +620,62 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="allow a plain http:// URL to another machine: the token then crosses the network unencrypted",
     )
+    parser.add_argument(
+        "--approve",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="answer permission prompts from the page too (Claude Code, Codex, Copilot CLI; needs --key): the "
+        "permission hook then waits for the page, for --approve-wait seconds at most (neither flag: as installed)",
+    )
+    parser.add_argument(
+        "--approve-wait",
+        type=int,
+        metavar="SECONDS",
+        help="how long the permission hook waits for the page before the terminal alone decides (default: "
+        + ", ".join(f"{c.id} {c.approvals.wait}" for c in clis.CLIS.values() if c.approvals)
+        + ")",
+    )
     return parser
+
+
+NO_KEY = (
+    "--approve needs the user key: a decision from the page is accepted only with a proof made with it, and what "
+    "you must see to decide is sealed with it. Pass --key <key> (the page's install command has it); nothing "
+    "was changed."
+)
 
 
 def main(argv: list[str]) -> int:
     """`live2d-notify install <cli> [--project] [--uninstall] [--dry-run] [--snippet] [--force] [--url …]
-    [--token …] [--[no-]detail] [--[no-]insecure-http]`."""
+    [--token …] [--key …] [--[no-]detail] [--[no-]insecure-http] [--[no-]approve] [--approve-wait SECONDS]`."""
     args = _parser().parse_args(argv)
     out = print
     try:
         if args.snippet:
-            out(snippet(args.cli, shlex.join(launcher())).rstrip("\n"))
+            wait = approve_wait(args.cli, args.approve, args.approve_wait, None)
+            out(snippet(args.cli, shlex.join(launcher()), wait).rstrip("\n"))
             return 0
-        changes = plan(args.cli, project=args.project, uninstall=args.uninstall, force=args.force)
+        changes = plan(
+            args.cli,
+            project=args.project,
+            uninstall=args.uninstall,
+            force=args.force,
+            approve=args.approve,
+            wait=args.approve_wait,
+        )
+        approving = not args.uninstall and _approving(args.cli, changes)
+        if approving and hooks.user_key(args.key) is None and hooks.settings()[3] is None:
+            raise InstallError(NO_KEY)
         url = args.url or os.environ.get(hooks.ENV_URL) or None
         token = args.token or os.environ.get(hooks.ENV_TOKEN) or None
-        options = (url, token, args.detail, args.insecure_http)
+        options = (url, token, args.detail, args.insecure_http, args.key)
         configure = not args.uninstall and any(option is not None for option in options)
         if configure:
             planned_config(*options)  # raises before anything is written
         if args.dry_run:
             out(diff(changes) or "no change")
             if configure:
-                out(f"would write {hooks.config_path()} (mode 0600; the token is not shown)")
+                out(f"would write {hooks.config_path()} (mode 0600; the token and the key are not shown)")
             if not args.uninstall:
                 out(f"would install the hook as {launcher()[-1]}")
             return 0
@@ -571,6 +690,10 @@ def main(argv: list[str]) -> int:
         return 1
     if not args.uninstall:
         out("next: " + " ".join(step.replace("{0}", str(changes[0].path)) for step in clis.CLIS[args.cli].next))
+        approvals = clis.CLIS[args.cli].approvals
+        if approving and approvals is not None:
+            wait = installed_approval(args.cli, [change.after for change in changes])
+            out(f"approvals: {approvals.event} is answered from the page, waiting {wait} s at most. {approvals.note}")
         stored_url, stored_token, _ = hooks.read_settings()
         if not (stored_url and stored_token):
             out(

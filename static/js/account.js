@@ -15,7 +15,11 @@ const MAX_TIMER_MS = 60 * 60 * 1000; // setTimeout overflows past ~24.8 days; re
 /** Why the page is signed out, as shown to the person. */
 export const SIGN_OUT_REASONS = {
   "revoked-all": "You revoked every token. Hooks using the old tokens no longer work.",
-  revoked: "This session was revoked (revoke-all from another tab or device).",
+  removed:
+    "You removed this device from your account. To see your agents here again, open a new pairing link from another device.",
+  revoked:
+    "This session was revoked: this device was removed from your account, or every token was revoked, from another tab " +
+    "or device. To see your agents here again, open a new pairing link from another device.",
   refused: "The server refused this session (expired or revoked).",
   expired: "This session expired.",
 };
@@ -27,6 +31,7 @@ export class Account extends EventTarget {
     this.state = null;
     this._refreshTimer = 0;
     this._revokingAll = false;
+    this._removingSelf = false;
     this.load();
     window.addEventListener("storage", (e) => {
       if (e.key === STORAGE_KEY) {
@@ -89,12 +94,27 @@ export class Account extends EventTarget {
     return this.signedIn ? this.state.userId : null;
   }
 
+  /** This browser's device on the server (every session token belongs to one), or null. */
+  get deviceId() {
+    return this.signedIn ? this.state.deviceId || null : null;
+  }
+
   /** The user key (43 characters of base64url), or null before the first sign-up. */
   get userKey() {
     return this.state && isUserKey(this.state.userKey) ? this.state.userKey : null;
   }
 
   // ----- flows -----
+
+  /** Replace the user key with a fresh one (the remedy for a leaked key, SECURITY.md). What was sealed
+   * with the old one no longer opens here; hooks and other devices need the new one. */
+  renewUserKey() {
+    if (!this.state) return null;
+    this.state.userKey = newUserKey();
+    this._save();
+    this._changed();
+    return this.state.userKey;
+  }
 
   /** Sign up on the first visit; keep an existing account; stay signed out if signed out. */
   async ensure() {
@@ -110,20 +130,34 @@ export class Account extends EventTarget {
     this._adopt(data);
   }
 
-  /** Take the credentials of POST /api/users or /api/users/me/revoke-all. */
-  _adopt(data) {
+  /** Take the credentials of POST /api/users or /api/users/me/revoke-all (a session and a hook
+   * token), or of POST /api/pairings/claim (a session only; `userKey`: the key the link carried). */
+  _adopt(data, userKey = null) {
     const now = Date.now();
+    const hooks = data.hook_token
+      ? [{ id: data.hook_token_id, token: data.hook_token, label: "first token", expiresAt: data.hook_expires_at, obtainedAt: now }]
+      : [];
     this.state = {
       apiBase: this.api.base,
-      userKey: this.userKey || newUserKey(),
+      userKey: userKey || this.userKey || newUserKey(),
       userId: data.user_id,
+      deviceId: data.device_id || null,
       session: { token: data.session_token, expiresAt: data.session_expires_at, obtainedAt: now },
-      hooks: [{ id: data.hook_token_id, token: data.hook_token, label: "first token", expiresAt: data.hook_expires_at }],
-      primaryHookId: data.hook_token_id,
+      hooks,
+      primaryHookId: hooks.length ? hooks[0].id : null,
       signedOut: null,
+      joinedAt: now, // this session's start: a new one (even on the same account) means a new stream
     };
     this._save();
     this._changed();
+  }
+
+  /** Join the account of a pairing code (POST /api/pairings/claim): this browser's session and key
+   * become that account's; whatever this browser held before is forgotten (it stays on the server). */
+  async claimPairing(code, userKey) {
+    const data = await this.api.request("POST", "/api/pairings/claim", { body: { code } });
+    this._adopt(data, userKey);
+    return data;
   }
 
   signOut(reason, pending = null) {
@@ -153,10 +187,41 @@ export class Account extends EventTarget {
 
   async createHook(label) {
     const data = await this.authed("POST", "/api/tokens", { label });
-    this.state.hooks.push({ id: data.token_id, token: data.token, label: data.label ?? label, expiresAt: data.expires_at });
+    if (!this.signedIn) return data;
+    this.state.hooks.push({ id: data.token_id, token: data.token, label: data.label ?? label, expiresAt: data.expires_at, obtainedAt: Date.now() });
+    if (!this.primaryHook || !this.state.hooks.some((h) => h.id === this.state.primaryHookId)) this.state.primaryHookId = data.token_id;
     this._save();
     this._changed();
     return data;
+  }
+
+  /** The hook token secret this browser holds for `id`, or null (the server lists only metadata). */
+  heldHook(id) {
+    return this.hooks.find((h) => h.id === id) || null;
+  }
+
+  /** The server's list of live hook tokens arrived (`ids`, as of `since`; `seen`: every id a list has
+   * held): forget the secrets of tokens no longer on it (revoked or expired elsewhere). A token counts as
+   * gone once a list held it and a later one does not, or when it is missing from a list newer than its
+   * minting by `graceMs` (so a list that raced this browser's own POST /api/tokens drops nothing). */
+  keepOnlyHooks(ids, seen, since, graceMs) {
+    if (!this.signedIn) return;
+    const live = new Set(ids);
+    let changed = false;
+    const kept = this.state.hooks.filter((h) => {
+      if (live.has(h.id)) {
+        if (!h.listed) changed = h.listed = true;
+        return true;
+      }
+      const gone = h.listed || seen.has(h.id) || (h.obtainedAt || 0) < since - graceMs;
+      if (gone) changed = true;
+      return !gone;
+    });
+    if (!changed) return;
+    this.state.hooks = kept;
+    if (!kept.some((h) => h.id === this.state.primaryHookId)) this.state.primaryHookId = kept[0] ? kept[0].id : null;
+    this._save();
+    this._changed();
   }
 
   async revokeHook(id) {
@@ -164,6 +229,26 @@ export class Account extends EventTarget {
     if (!this.signedIn) return;
     this.state.hooks = this.state.hooks.filter((h) => h.id !== id);
     if (this.state.primaryHookId === id) this.state.primaryHookId = this.state.hooks[0] ? this.state.hooks[0].id : null;
+    this._save();
+    this._changed();
+  }
+
+  /** Remove a device from the account (DELETE /api/devices/{id}); removing this one signs out. */
+  async removeDevice(id) {
+    const self = id === this.deviceId;
+    if (self) this._removingSelf = true;
+    try {
+      await this.authed("DELETE", `/api/devices/${encodeURIComponent(id)}`);
+      if (self && this.signedIn) this.signOut("removed");
+    } finally {
+      this._removingSelf = false;
+    }
+  }
+
+  /** Learn this browser's device id (an account from before devices, or one the server reports). */
+  learnDevice(id) {
+    if (!this.signedIn || !id || this.state.deviceId === id) return;
+    this.state.deviceId = id;
     this._save();
     this._changed();
   }
@@ -188,12 +273,15 @@ export class Account extends EventTarget {
   /** The server closed the stream because this user's tokens were revoked: sign out, unless this
    * page's own revoke-all did it (that one signs out with the fresh credentials instead). */
   revokedByServer() {
-    if (!this._revokingAll) this.signOut("revoked");
+    if (this._removingSelf) this.signOut("removed");
+    else if (!this._revokingAll) this.signOut("revoked");
   }
 
   async refresh() {
     const data = await this.authed("POST", "/api/session/refresh");
+    if (!this.signedIn) return;
     this.state.session = { token: data.session_token, expiresAt: data.session_expires_at, obtainedAt: Date.now() };
+    if (data.device_id) this.state.deviceId = data.device_id;
     this._save();
     this._changed();
   }

@@ -15,9 +15,10 @@ const STATE_OF_TYPE = { start: "working", progress: "working", waiting: "waiting
 const URGENCY = { waiting: 5, failed: 4, working: 3, done: 2, idle: 1, ended: 0 };
 
 /** The state a session is in after `event`: start/progress working, waiting, success done, error
- * failed, "Session ended" ended; other info leaves it unchanged (idle for a session new to us). */
+ * failed, "Session ended" ended; other info leaves it unchanged (working for a session new to us, as the
+ * server says). */
 export function stateAfter(previous, event) {
-  if (event.type === "info") return event.title === SESSION_ENDED_TITLE ? "ended" : previous || "idle";
+  if (event.type === "info") return event.title === SESSION_ENDED_TITLE ? "ended" : previous || "working";
   return STATE_OF_TYPE[event.type] || previous || "idle";
 }
 

@@ -27,9 +27,12 @@ export class Character {
     this._loadToken = 0;
   }
 
-  /** Show a model with `loadLive2D` (returns a renderer), or the fallback when that fails. */
+  /** Show a model with `loadLive2D` (returns a renderer), or the fallback when that fails. Until the
+   * first model is on stage the fallback stands in (and acts), so the page never shows an empty stage;
+   * `data-renderer` says "loading" meanwhile. */
   async show(loadLive2D) {
     const token = ++this._loadToken;
+    if (!this.renderer) this._setRenderer(new FallbackRenderer(this.root.querySelector(".fallback")));
     this.root.dataset.renderer = "loading";
     let renderer = null;
     let problem = null;
@@ -42,7 +45,13 @@ export class Character {
       if (renderer) renderer.destroy();
       return null;
     }
-    if (!renderer) renderer = new FallbackRenderer(this.root.querySelector(".fallback"));
+    if (!renderer) {
+      if (this.renderer && this.renderer.kind === "fallback") {
+        this.root.dataset.renderer = "fallback"; // the stand-in stays
+        return problem;
+      }
+      renderer = new FallbackRenderer(this.root.querySelector(".fallback"));
+    }
     this._setRenderer(renderer);
     return problem;
   }

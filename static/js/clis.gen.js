@@ -65,7 +65,23 @@ export const CLIS = {
       "Stop": null,
       "StopFailure": null,
       "SubagentStop": null
-    }
+    },
+    "approvals": {
+      "event": "PermissionRequest",
+      "wait": 300,
+      "parallel": true,
+      "handler": "{command} --approve {wait}",
+      "output": {
+        "hookSpecificOutput": {
+          "hookEventName": "PermissionRequest",
+          "decision": {
+            "behavior": "allow"
+          }
+        }
+      },
+      "note": "Claude Code shows its own dialog while the hook waits: answer in the terminal or on the page, whichever comes first. Questions (AskUserQuestion) and plans (ExitPlanMode) stay in the terminal."
+    },
+    "noApprovals": ""
   },
   "codex": {
     "label": "Codex CLI",
@@ -116,7 +132,23 @@ export const CLIS = {
     "grouped": true,
     "sync": null,
     "top": {},
-    "httpEvents": {}
+    "httpEvents": {},
+    "approvals": {
+      "event": "PermissionRequest",
+      "wait": 60,
+      "parallel": false,
+      "handler": "{command} --approve {wait}",
+      "output": {
+        "hookSpecificOutput": {
+          "hookEventName": "PermissionRequest",
+          "decision": {
+            "behavior": "allow"
+          }
+        }
+      },
+      "note": "Codex runs PermissionRequest before its own approval prompt: while the hook waits for the page, the terminal shows no prompt, for at most the wait (60 s by default, `--approve-wait`)."
+    },
+    "noApprovals": ""
   },
   "gemini": {
     "label": "Gemini CLI",
@@ -156,7 +188,9 @@ export const CLIS = {
     "grouped": true,
     "sync": null,
     "top": {},
-    "httpEvents": {}
+    "httpEvents": {},
+    "approvals": null,
+    "noApprovals": "Gemini CLI's BeforeTool can only deny (no allow is documented) and its ToolPermission notification cannot decide: not supported."
   },
   "cursor": {
     "label": "Cursor",
@@ -196,7 +230,9 @@ export const CLIS = {
     "top": {
       "version": 1
     },
-    "httpEvents": {}
+    "httpEvents": {},
+    "approvals": null,
+    "noApprovals": "Cursor's `permission` answers (`ask`, `allow`) are documented only by third parties, and `ask` is reported ignored in some modes: not supported."
   },
   "copilot": {
     "label": "Copilot CLI",
@@ -238,7 +274,18 @@ export const CLIS = {
     "top": {
       "version": 1
     },
-    "httpEvents": {}
+    "httpEvents": {},
+    "approvals": {
+      "event": "permissionRequest",
+      "wait": 30,
+      "parallel": false,
+      "handler": "{command} --approve {wait} {event}",
+      "output": {
+        "behavior": "allow"
+      },
+      "note": "Copilot CLI runs permissionRequest before its own rules and prompt, for every tool call that needs a permission (read permissions excepted): while the hook waits, nothing else decides, for at most the wait (30 s by default, `--approve-wait`)."
+    },
+    "noApprovals": ""
   },
   "opencode": {
     "label": "opencode",
@@ -260,7 +307,9 @@ export const CLIS = {
     "grouped": true,
     "sync": null,
     "top": {},
-    "httpEvents": {}
+    "httpEvents": {},
+    "approvals": null,
+    "noApprovals": "opencode's plugin forwards labels only and never waits: not supported."
   },
   "aider": {
     "label": "Aider",
@@ -282,8 +331,27 @@ export const CLIS = {
     "grouped": true,
     "sync": null,
     "top": {},
-    "httpEvents": {}
+    "httpEvents": {},
+    "approvals": null,
+    "noApprovals": "Aider runs a bare command with no payload: not supported."
   }
+};
+
+export const APPROVE_MARGIN = 15;
+
+export const INSTALL = {
+  "templates": {
+    "pip": "live2d-notify install {cli} --url {url} --token {token}{options}",
+    "pyz": "curl -fsSO {pyz_url} && python3 live2d-notify.pyz install {cli} --url {url} --token {token}{options}"
+  },
+  "options": {
+    "key": " --key {key}",
+    "detail": " --detail",
+    "approve": " --approve",
+    "insecureHttp": " --insecure-http"
+  },
+  "pyzPath": "/live2d-notify.pyz",
+  "shellSafe": "^[A-Za-z0-9_@%+=:,./-]+$"
 };
 
 export const OPENCODE_PLUGIN = "// live2d-notify: forwards opencode session, permission and tool events to the local hook (hook.py).\n// Written by `live2d-notify install opencode`; removed by `live2d-notify install opencode --uninstall`.\n// Only labels leave this process (event type, session id, tool or permission name, status, error name);\n// the hook hashes the session id and reduces names to categories. Nothing is awaited.\nimport { spawn } from \"node:child_process\"\n\nconst HOOK = __HOOK__\nconst EVENTS = new Set([\n  \"session.created\", \"session.idle\", \"session.error\", \"session.status\", \"session.compacted\",\n  \"permission.asked\", \"permission.updated\", \"question.asked\",\n])\n\nfunction labels(p) {\n  const out = {}\n  if (!p || typeof p !== \"object\") return out\n  const session = p.sessionID ?? p.info?.id\n  if (typeof session === \"string\") out.sessionID = session\n  for (const key of [\"tool\", \"permission\", \"type\"]) if (typeof p[key] === \"string\") out[key] = p[key]\n  if (typeof p.status?.type === \"string\") out.status = { type: p.status.type }\n  if (typeof p.error?.name === \"string\") out.error = { name: p.error.name }\n  return out\n}\n\nfunction send(type, properties) {\n  try {\n    const child = spawn(HOOK[0], HOOK.slice(1), { detached: true, stdio: [\"pipe\", \"ignore\", \"ignore\"] })\n    child.on(\"error\", () => {})\n    child.stdin.on(\"error\", () => {})\n    child.stdin.end(JSON.stringify({ type, properties: labels(properties) }))\n    child.unref()\n  } catch {}\n}\n\nexport const Live2dNotifyPlugin = async () => ({\n  event: async ({ event }) => {\n    if (event && EVENTS.has(event.type)) send(event.type, event.properties)\n  },\n  \"chat.message\": async (input) => send(\"chat.message\", input),\n  \"tool.execute.before\": async (input) => send(\"tool.execute.before\", input),\n  \"tool.execute.after\": async (input) => send(\"tool.execute.after\", input),\n})\n";

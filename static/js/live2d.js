@@ -33,18 +33,61 @@ function loadScripts(scripts) {
   return scriptsLoaded;
 }
 
-/** True when this browser can give us a WebGL context at all. */
-export function webglAvailable() {
-  try {
-    const probe = document.createElement("canvas");
-    const gl = probe.getContext("webgl2") || probe.getContext("webgl");
-    if (!gl) return false;
-    const lose = gl.getExtension("WEBGL_lose_context");
-    if (lose) lose.loseContext(); // browsers cap live contexts; give this one back now
-    return true;
-  } catch {
-    return false;
+// The options pixi's renderer asks its context for: a canvas answers a second getContext of the same
+// kind with the context it already has, so the probe's context is the one pixi renders with.
+const CONTEXT_OPTIONS = { alpha: true, antialias: false, premultipliedAlpha: true, stencil: true, preserveDrawingBuffer: false };
+
+const WARMUP_TIMEOUT_MS = 5000;
+let warmedUp = null;
+
+/**
+ * Start the GPU side off the main thread (js/gl-warmup.js) and wait for it (at most
+ * WARMUP_TIMEOUT_MS). Whatever the worker found, the page's own probe decides afterwards: some
+ * browsers have OffscreenCanvas without WebGL in workers.
+ */
+export function warmUpWebgl() {
+  if (!warmedUp) {
+    warmedUp = new Promise((resolve) => {
+      let worker;
+      try {
+        worker = new Worker(new URL("./gl-warmup.js", import.meta.url));
+      } catch {
+        resolve();
+        return;
+      }
+      const done = () => {
+        window.clearTimeout(timer);
+        worker.terminate();
+        resolve();
+      };
+      const timer = window.setTimeout(done, WARMUP_TIMEOUT_MS);
+      worker.addEventListener("message", done);
+      worker.addEventListener("error", done);
+    });
   }
+  return warmedUp;
+}
+
+/**
+ * A canvas with a live WebGL context, or null when this browser has none. This is the only probe:
+ * making a context is costly (≈ 0.4 s in software rendering), so no second one is made to find out.
+ */
+function webglCanvas() {
+  if (!window.WebGLRenderingContext) return null;
+  try {
+    const canvas = document.createElement("canvas");
+    const gl = canvas.getContext("webgl2", CONTEXT_OPTIONS) || canvas.getContext("webgl", CONTEXT_OPTIONS);
+    return gl && gl.getContextAttributes().stencil ? canvas : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Give a probed canvas's context back (browsers cap live contexts). */
+function release(canvas) {
+  const gl = canvas.getContext("webgl2") || canvas.getContext("webgl");
+  const lose = gl && gl.getExtension("WEBGL_lose_context");
+  if (lose) lose.loseContext();
 }
 
 function withTimeout(promise, ms, what) {
@@ -56,55 +99,69 @@ function withTimeout(promise, ms, what) {
 }
 
 /**
- * Create a renderer showing the model at `modelUrl` on a new canvas inside `root`.
+ * Create a renderer showing the model at `modelUrl` on a new canvas inside `root`; `beforeLoading`
+ * (optional) is awaited once WebGL is known to work, before the scripts and the model load.
  * Rejects when WebGL, the scripts or the model are unavailable (the caller falls back).
  */
-export async function createLive2DRenderer({ root, modelUrl, moods, motions, view, scripts, render, reducedMotion }) {
-  if (!webglAvailable()) throw new Error("WebGL is not available");
-  await withTimeout(loadScripts(scripts), LOAD_TIMEOUT_MS, "loading the Live2D scripts");
-  const PIXI = window.PIXI;
-  if (!PIXI || !PIXI.live2d) throw new Error("pixi-live2d-display did not load");
-  const { Live2DModel, MotionPriority, config } = PIXI.live2d;
-  config.sound = false; // motions reference voice files; the page has its own optional beep
-  config.logLevel = config.LOG_LEVEL_ERROR;
-
-  const ticker = PIXI.Ticker.shared;
-  ticker.autoStart = false; // or adding the model's update listener starts it uncapped
-  if (!active) ticker.stop();
-
+export async function createLive2DRenderer({ root, modelUrl, moods, motions, view, scripts, render, reducedMotion, beforeLoading }) {
   // A fresh canvas per model: pixi loses the WebGL context of the canvas it is destroyed with.
-  const canvas = document.createElement("canvas");
-  canvas.className = "live2d-canvas";
-  canvas.setAttribute("aria-hidden", "true");
-  root.prepend(canvas);
-  const box = root;
-  let app;
+  await warmUpWebgl();
+  const canvas = webglCanvas();
+  if (!canvas) throw new Error("WebGL is not available in this browser");
+  let app = null;
   try {
-    app = new PIXI.Application({
+    if (beforeLoading) await beforeLoading();
+    await withTimeout(loadScripts(scripts), LOAD_TIMEOUT_MS, "loading the Live2D scripts");
+    const PIXI = window.PIXI;
+    if (!PIXI || !PIXI.live2d) throw new Error("pixi-live2d-display did not load");
+    const { config } = PIXI.live2d;
+    config.sound = false; // motions reference voice files; the page has its own optional beep
+    config.logLevel = config.LOG_LEVEL_ERROR;
+    const ticker = PIXI.Ticker.shared;
+    ticker.autoStart = false; // or adding the model's update listener starts it uncapped
+    if (!active) ticker.stop();
+    canvas.className = "live2d-canvas";
+    canvas.setAttribute("aria-hidden", "true");
+    root.prepend(canvas);
+    app = new Stage(PIXI, canvas, root, ticker);
+    const model = await withTimeout(PIXI.live2d.Live2DModel.from(modelUrl, { autoInteract: true }), LOAD_TIMEOUT_MS, "loading the model");
+    return new Live2DRenderer({
+      root, canvas, app, model, moods, motions, view, render, reducedMotion, MotionPriority: PIXI.live2d.MotionPriority, ticker,
+    });
+  } catch (err) {
+    if (app) app.destroy();
+    else release(canvas);
+    canvas.remove();
+    throw err;
+  }
+}
+
+/**
+ * What PIXI.Application would be (a renderer, a stage drawn on the shared ticker), without its own
+ * WebGL probe: PIXI.Application makes a throwaway context first to see whether WebGL works.
+ */
+class Stage {
+  constructor(PIXI, canvas, box, ticker) {
+    this.renderer = new PIXI.Renderer({
       view: canvas,
       width: Math.max(1, box.clientWidth),
       height: Math.max(1, box.clientHeight),
       backgroundAlpha: 0,
       antialias: false,
-      autoStart: false,
-      sharedTicker: true,
       resolution: Math.min(window.devicePixelRatio || 1, 2),
       autoDensity: true,
     });
-  } catch (err) {
-    canvas.remove();
-    throw err;
+    this.stage = new PIXI.Container();
+    this.ticker = ticker;
+    this._render = () => this.renderer.render(this.stage);
+    ticker.add(this._render, null, PIXI.UPDATE_PRIORITY.LOW);
   }
 
-  let model;
-  try {
-    model = await withTimeout(Live2DModel.from(modelUrl, { autoInteract: true }), LOAD_TIMEOUT_MS, "loading the model");
-  } catch (err) {
-    app.destroy(true, { children: true });
-    canvas.remove();
-    throw err;
+  destroy() {
+    this.ticker.remove(this._render, null);
+    this.stage.destroy({ children: true });
+    this.renderer.destroy(true);
   }
-  return new Live2DRenderer({ root, canvas, app, model, moods, motions, view, render, reducedMotion, MotionPriority, ticker });
 }
 
 class Live2DRenderer {
@@ -173,7 +230,11 @@ class Live2DRenderer {
 
   _onContextLost(e) {
     e.preventDefault();
-    if (this._failure) this._failure(new Error("WebGL context lost"));
+    // After pixi's own handler, which looks at its context in a timeout of its own: destroying the
+    // renderer before that runs would leave it reading a context that is gone (a TypeError).
+    window.setTimeout(() => {
+      if (this._failure && !this._destroyed) this._failure(new Error("WebGL context lost"));
+    }, 0);
   }
 
   _fit() {
@@ -293,7 +354,7 @@ class Live2DRenderer {
       active = null;
       this.root.dataset.renderMode = "stopped";
     }
-    this.app.destroy(true, { children: true });
+    this.app.destroy();
     this.canvas.remove();
   }
 }

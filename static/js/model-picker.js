@@ -1,6 +1,19 @@
 // Which character is on stage: the model select, "Your own model", and loading the chosen one.
 
-import { createLive2DRenderer, webglAvailable } from "./live2d.js";
+import { createLive2DRenderer } from "./live2d.js";
+
+const IDLE_TIMEOUT_MS = 3000; // load Live2D by then even if the browser never looks idle
+
+/** Resolves once the page has loaded, painted a frame and the main thread is idle. */
+export function pageSettled() {
+  return new Promise((resolve) => {
+    const idle = () =>
+      window.requestIdleCallback ? window.requestIdleCallback(() => resolve(), { timeout: IDLE_TIMEOUT_MS }) : window.setTimeout(resolve, 50);
+    const painted = () => window.requestAnimationFrame(() => window.setTimeout(idle, 0));
+    if (document.readyState === "complete") painted();
+    else window.addEventListener("load", painted, { once: true });
+  });
+}
 
 export class ModelPicker {
   /**
@@ -22,14 +35,20 @@ export class ModelPicker {
     return models[id] || models[defaultModel] || Object.values(models)[0] || null;
   }
 
-  /** Put the chosen model on stage (the fallback character when it cannot load) and say why. */
-  async show() {
+  /** Put the chosen model on stage (the fallback character when it cannot load) and say why.
+   * `{ atStart: true }` (the page's start): the fallback shows at once; once the page has painted and
+   * is idle, WebGL is probed (a browser without it keeps the fallback), and Live2D itself (≈ 1 MB of
+   * scripts, then the model, whose parse alone takes the main thread for ≈ 0.2 s here and most of a
+   * second on a phone) waits `live2d.delayMs` more, so the page's own start (sign-up, the stream, the
+   * lists, a tap on a card) never waits behind it. */
+  async show({ atStart = false } = {}) {
     const spec = this.spec(this.prefs.get("model"));
     const { config, el } = this;
     const problem = await this.character.show(async () => {
+      if (atStart) await pageSettled();
       if (!spec) throw new Error("no model configured");
-      if (!webglAvailable()) throw new Error("WebGL is not available in this browser");
       return createLive2DRenderer({
+        beforeLoading: atStart ? () => new Promise((resolve) => window.setTimeout(resolve, config.live2d.delayMs)) : null,
         root: el.stage,
         modelUrl: spec.url,
         moods: spec.moods,

@@ -51,12 +51,17 @@ export class Notifier {
     if (on) this._beep("success");
   }
 
+  /** The short sound for `type`, when the person turned sound on. */
+  playSound(type) {
+    if (this.prefs.get("sound")) this._beep(type);
+  }
+
   /** An event arrived. */
   onEvent(event) {
     if (!document.hidden) return;
     this.unread += 1;
     this.tabTitle.setUnread(this.unread);
-    if (!NOTIFY_TYPES.has(event.type)) return;
+    if (!NOTIFY_TYPES.has(event.type) || event.approval_id) return; // an approval alerts by itself (approval-alerts.js)
     if (this.notificationsOn) this._notify(event);
     if (this.prefs.get("sound")) this._beep(event.type);
   }

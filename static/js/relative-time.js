@@ -1,6 +1,16 @@
 // Times as people read them: "5 s ago", "in 3 days", "expires in 29 days".
 
-const RELATIVE = new Intl.RelativeTimeFormat(undefined, { numeric: "auto", style: "short" });
+// In English, like the rest of the page, and without Intl.RelativeTimeFormat: building one loads
+// locale data, the largest single cost of the page's first render on a slow phone.
+const UNITS = { second: "s", minute: "min", hour: "h", day: "days" };
+const RELATIVE = {
+  format(value, unit) {
+    const n = Math.abs(value);
+    if (unit === "day" && n === 1) return value < 0 ? "yesterday" : "tomorrow";
+    const amount = `${n} ${unit === "day" ? "days" : UNITS[unit]}`;
+    return value < 0 ? `${amount} ago` : `in ${amount}`;
+  },
+};
 
 /** "5 s ago", "3 min ago"... for an ISO time. */
 export function relativeTime(iso, now = Date.now()) {

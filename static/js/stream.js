@@ -16,8 +16,12 @@ export const StreamState = Object.freeze({ LIVE: "live", RECONNECTING: "reconnec
 
 export class Stream extends EventTarget {
   /**
-   * Events dispatched: "state" (detail: state), "agent" (detail: event), "agents" (detail: the server's
-   * snapshot of every agent session, sent right after `ready`), "reset", "revoked".
+   * Events dispatched: "state" (detail: state), "ready" (each time a stream opens: what changed while
+   * none was open is not replayed, so lists are fetched again), "agent" (detail: event), "agents"
+   * (detail: the server's snapshot of every agent session, sent right after `ready`), "devices" and
+   * "tokens" (detail: the account's devices / live hook tokens, whenever they change), "approval" (detail:
+   * one approval, on each change of its state), "approvals" (detail: the pending ones, from the snapshot),
+   * "reset", "revoked".
    */
   constructor(api, account) {
     super();
@@ -33,6 +37,7 @@ export class Stream extends EventTarget {
     this._timer = 0;
     this._running = false;
     this._renewedAt = -Infinity;
+    this._everLive = false; // since this page loaded
     window.addEventListener("online", () => this._kick());
     window.addEventListener("offline", () => this._running && this._setState(StreamState.OFFLINE));
     document.addEventListener("visibilitychange", () => {
@@ -89,13 +94,16 @@ export class Stream extends EventTarget {
     this.dispatchEvent(new CustomEvent("state", { detail: state }));
   }
 
-  _retry(afterMs) {
+  /** Try again after a backoff. `unreachable`: the server could not be reached at all; before this
+   * page was ever live (a page opened offline, from the service worker's copy) that is "offline" at once. */
+  _retry(afterMs, { unreachable = false } = {}) {
     this._close();
     if (!this._running) return;
     this._failures += 1;
     const base = BACKOFF_MS[Math.min(this._failures - 1, BACKOFF_MS.length - 1)];
     const delay = Math.max(afterMs || 0, base * (0.75 + Math.random() * 0.5));
-    const offline = this._failures >= OFFLINE_AFTER_FAILURES || navigator.onLine === false;
+    const offline =
+      this._failures >= OFFLINE_AFTER_FAILURES || navigator.onLine === false || (unreachable && !this._everLive);
     this._setState(offline ? StreamState.OFFLINE : StreamState.RECONNECTING);
     const generation = this._generation;
     this._timer = window.setTimeout(() => {
@@ -127,7 +135,7 @@ export class Stream extends EventTarget {
         this.stop(); // the account signed itself out
         return;
       }
-      this._retry(err.status === 429 ? err.retryAfter * 1000 : 0);
+      this._retry(err.status === 429 ? err.retryAfter * 1000 : 0, { unreachable: err.status === 0 });
       return;
     }
     if (generation !== this._generation || !this._running) return;
@@ -140,7 +148,9 @@ export class Stream extends EventTarget {
     source.addEventListener("ready", () => {
       if (source !== this._source) return;
       this._failures = 0;
+      this._everLive = true;
       this._setState(StreamState.LIVE);
+      this.dispatchEvent(new Event("ready"));
     });
     source.addEventListener("agent", (message) => {
       if (source !== this._source) return;
@@ -168,7 +178,32 @@ export class Stream extends EventTarget {
         return;
       }
       if (data && Array.isArray(data.agents)) this.dispatchEvent(new CustomEvent("agents", { detail: data.agents }));
+      if (data && Array.isArray(data.approvals)) this.dispatchEvent(new CustomEvent("approvals", { detail: data.approvals }));
     });
+    // A permission prompt's every change of state (live only: the next snapshot lists the pending ones).
+    source.addEventListener("approval", (message) => {
+      if (source !== this._source) return;
+      let data;
+      try {
+        data = JSON.parse(message.data);
+      } catch {
+        return;
+      }
+      if (data && typeof data === "object") this.dispatchEvent(new CustomEvent("approval", { detail: data }));
+    });
+    // The account's devices and hook tokens: whole lists, live only (no id, never replayed).
+    for (const [kind, field] of [["devices", "devices"], ["tokens", "tokens"]]) {
+      source.addEventListener(kind, (message) => {
+        if (source !== this._source) return;
+        let data;
+        try {
+          data = JSON.parse(message.data);
+        } catch {
+          return;
+        }
+        if (data && Array.isArray(data[field])) this.dispatchEvent(new CustomEvent(kind, { detail: data[field] }));
+      });
+    }
     source.addEventListener("reset", () => {
       if (source === this._source) this.dispatchEvent(new Event("reset"));
     });

@@ -12,6 +12,10 @@ Mode "ok": the first answer of a turn is one shell tool call (`command`); once t
 tool's result, a text answer (`answer`). A request that offers no tools gets text (side calls).
 Mode "fail": every model call gets `status` (500 or 401) with that API's error body.
 
+`command` is read again on every request, so a test can change it between turns (a fresh tool call id each
+time); `escalate=True` makes Codex's call ask to leave its sandboxes (`sandbox_permissions: require_escalated`),
+which is what shows the interactive TUI's approval prompt and fires its PermissionRequest hook.
+
     with FakeModels(mode="ok", command="echo hi", answer="hi") as fake:
         ...  # point the CLI at fake.url; fake.requests lists (path, parsed JSON body)
 
@@ -43,11 +47,19 @@ class FakeModels:
     """The three fake APIs on one free port of 127.0.0.1, served from a thread; a context manager."""
 
     def __init__(
-        self, mode: str = "ok", *, status: int = 500, command: str = "echo hi", answer: str = "hi", port: int = 0
+        self,
+        mode: str = "ok",
+        *,
+        status: int = 500,
+        command: str = "echo hi",
+        answer: str = "hi",
+        port: int = 0,
+        escalate: bool = False,
     ) -> None:
         assert mode in MODES, f"mode is one of {MODES}"
         assert status in (401, 500), "a failure is 401 or 500"
         self.mode, self.status, self.command, self.answer = mode, status, command, answer
+        self.escalate = escalate
         self.requests: list[tuple[str, Any]] = []
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", port), _handler(self))
@@ -83,9 +95,11 @@ class FakeModels:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def record(self, path: str, body: Any) -> None:
+    def record(self, path: str, body: Any) -> int:
+        """Keep the request; its number (1, 2, …), for ids that differ from one answer to the next."""
         with self._lock:
             self.requests.append((path, body))
+            return len(self.requests)
 
 
 # -- what each API answers ---------------------------------------------------------------------------
@@ -105,7 +119,7 @@ def _json(value: Any) -> bytes:
 
 
 # Anthropic Messages --------------------------------------------------------------------------------
-def anthropic(fake: FakeModels, body: dict[str, Any]) -> Reply:
+def anthropic(fake: FakeModels, body: dict[str, Any], number: int = 1) -> Reply:
     if fake.mode == "fail":
         kind = "authentication_error" if fake.status == 401 else "api_error"
         return (
@@ -122,7 +136,7 @@ def anthropic(fake: FakeModels, body: dict[str, Any]) -> Reply:
         content: dict[str, Any] = {"type": "text", "text": fake.answer}
         stop = "end_turn"
     else:
-        block = {"type": "tool_use", "id": "toolu_fake_1", "name": "Bash", "input": {}}
+        block = {"type": "tool_use", "id": f"toolu_fake_{number}", "name": "Bash", "input": {}}
         arguments = {"command": fake.command, "description": "Run a command"}
         delta = {"type": "input_json_delta", "partial_json": json.dumps(arguments)}
         content = {**block, "input": arguments}
@@ -164,7 +178,7 @@ def anthropic(fake: FakeModels, body: dict[str, Any]) -> Reply:
 
 
 # OpenAI Responses ----------------------------------------------------------------------------------
-def openai(fake: FakeModels, body: dict[str, Any]) -> Reply:
+def openai(fake: FakeModels, body: dict[str, Any], number: int = 1) -> Reply:
     if fake.mode == "fail":
         kind = "invalid_api_key" if fake.status == 401 else "server_error"
         return (
@@ -213,12 +227,15 @@ def openai(fake: FakeModels, body: dict[str, Any]) -> Reply:
             ),
         ]
     else:
+        arguments: dict[str, str] = {"cmd": fake.command}
+        if fake.escalate:
+            arguments |= {"sandbox_permissions": "require_escalated", "justification": "Allow creating a file?"}
         item = {
             "type": "function_call",
-            "id": "fc_fake_1",
-            "call_id": "call_fake_1",
+            "id": f"fc_fake_{number}",
+            "call_id": f"call_fake_{number}",
             "name": "exec_command",
-            "arguments": json.dumps({"cmd": fake.command}),
+            "arguments": json.dumps(arguments),
             "status": "completed",
         }
     events += [
@@ -302,11 +319,11 @@ def _handler(fake: FakeModels) -> type[BaseHTTPRequestHandler]:
             except ValueError:
                 body = {}
             path = self.path.partition("?")[0]
-            fake.record(self.path, body)
+            number = fake.record(self.path, body)
             if path == "/v1/messages":
-                reply = anthropic(fake, body)
+                reply = anthropic(fake, body, number)
             elif path == "/v1/responses":
-                reply = openai(fake, body)
+                reply = openai(fake, body, number)
             elif path.startswith("/v1beta/models/"):
                 reply = gemini(fake, path, body)
             else:

@@ -50,4 +50,5 @@ routes: list[BaseRoute] = [
     Route("/readyz", operations.readyz, methods=["GET"]),
     Route("/metrics", operations.metrics_endpoint, methods=["GET"]),
     Route("/hook.py", operations.hook_script, methods=["GET"]),
+    Route("/live2d-notify.pyz", operations.installer, methods=["GET"]),
 ]

@@ -1,4 +1,4 @@
-"""Operations: liveness, readiness, metrics, the hook script, the OpenAPI document."""
+"""Operations: liveness, readiness, metrics, the hook script and the one-file installer, the OpenAPI document."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
-from live2d_notify import hooks
+from live2d_notify import hooks, pyz
 from live2d_notify.auth import header
 from live2d_notify.errors import ApiError
 from live2d_notify.openapi import openapi_document
@@ -70,6 +70,15 @@ def _hook_source() -> str:
 async def hook_script(request: Request) -> Response:
     """The stdlib-only local hook, for `curl -o hook.py` without pip."""
     return PlainTextResponse(_hook_source(), media_type="text/x-python")
+
+
+async def installer(request: Request) -> Response:
+    """The one-file installer (pyz.py), for `curl -fsSO …/live2d-notify.pyz && python3 live2d-notify.pyz install …`."""
+    return Response(
+        pyz.build(),
+        media_type="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="{pyz.FILENAME}"', "Cache-Control": "no-cache"},
+    )
 
 
 async def openapi(request: Request) -> Response:
