@@ -38,7 +38,10 @@ run: install
 test: install-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-bench: install-test
+bench/node_modules/.package-lock.json: bench/package-lock.json
+	npm ci --prefix bench --no-audit --no-fund --loglevel=error  # Lighthouse (bench/extra_lighthouse.py)
+
+bench: install-test bench/node_modules/.package-lock.json
 	$(BIN)/python bench/run.py
 
 lint: $(VENV)/.installed-test
@@ -51,4 +54,4 @@ fmt: install-test
 	$(BIN)/ruff check --fix src tests bench
 
 clean:
-	rm -rf $(VENV) static/node_modules tests/e2e/node_modules .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) static/node_modules tests/e2e/node_modules bench/node_modules .pytest_cache .mypy_cache .ruff_cache

@@ -1,5 +1,11 @@
-"""`make bench`, several processes: hook POSTs/s with 2 workers + Redis against one process, and
-publish→receive latency across processes (streams on one, POSTs to the other) at 2,000 events/s.
+"""`make bench`, several processes: CPU per published event with 2 processes + Redis against one process,
+hook POSTs/s with 2 workers + Redis against one process, and publish→receive latency across processes
+(streams on one, POSTs to the other) at 2,000 events/s.
+
+CPU per event: 1,000 users × 1 stream at 2,000 events/s, first on one process (the default broker), then
+on two processes + redis-server, every server on core 0 and the load on core 1; half the users' streams
+on each process, each event POSTed to either. The CPU of both processes and redis-server, summed, per
+accepted event, ÷ the one process's: target ≤ 1.3× (issue 16), in the same run.
 
 Targets (issue 6): 2 workers ≥ 1.8× the single-process figure measured in this same run; p99 across
 processes ≤ 10 ms. This machine has 2 cores, shared by the servers, redis-server and the load
@@ -20,6 +26,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from harness import BENCH, RESULTS, SERVICE_ENV, Server, cpu_seconds, free_port, pin_client
 from loadgen import Pool, Publisher, SseConn, create_users, open_streams, percentiles, settle
@@ -30,10 +37,11 @@ SKIPPED = 77
 
 
 @contextlib.contextmanager
-def redis_server(tmp: Path) -> Iterator[str]:
+def redis_server(tmp: Path, cpus: str | None = None) -> Iterator[tuple[str, int]]:
     port = free_port()
     proc = subprocess.Popen(
         [
+            *(["taskset", "-c", cpus] if cpus else []),
             "redis-server",
             "--port",
             str(port),
@@ -55,7 +63,7 @@ def redis_server(tmp: Path) -> Iterator[str]:
             with contextlib.suppress(OSError), __import__("socket").create_connection(("127.0.0.1", port), 0.2):
                 break
             time.sleep(0.05)
-        yield f"redis://127.0.0.1:{port}/0"
+        yield f"redis://127.0.0.1:{port}/0", proc.pid
     finally:
         proc.terminate()
         proc.wait(10)
@@ -145,6 +153,75 @@ async def cross_latency(
     }
 
 
+async def spread_cpu(
+    stream_ports: list[int], publish_ports: list[int], pids: list[int], rate: float, duration: float
+) -> dict[str, Any]:
+    """1,000 users × 1 stream (user i on stream_ports[i % n]), events POSTed over connections to every
+    publish port: the CPU seconds `pids` used per accepted event, and whether each arrived once."""
+    users = 1000
+    samples = 0
+    seen: set[int] = set()
+
+    def sink(stream: SseConn, received: int, sent: int, seq: int, user: int) -> None:
+        nonlocal samples
+        if seq not in seen:
+            seen.add(seq)
+            samples += 1
+
+    pools = [await Pool.open(port, 32 // len(publish_ports)) for port in publish_ports]
+    streams: list[SseConn] = []
+    try:
+        people = await create_users(pools[0], users)
+        for i, port in enumerate(stream_ports):
+            streams += await open_streams(port, people[i :: len(stream_ports)], 1, sink)
+        await asyncio.sleep(1.0)
+        cpu0 = [cpu_seconds(pid) for pid in pids]
+        pub = Publisher([c for pool in pools for c in pool.conns], people)
+        await pub.run(rate, duration)
+        await settle(lambda: samples >= len(pub.accepted), 5.0)
+        used = [cpu_seconds(pid) - c for pid, c in zip(pids, cpu0, strict=True)]
+    finally:
+        for st in streams:
+            st.close()
+        for pool in pools:
+            pool.close()
+    accepted = len(pub.accepted)
+    return {
+        "accepted": accepted,
+        "delivered": len(seen & set(pub.accepted)),
+        "us_per_event": [round(u / max(1, accepted) * 1e6, 1) for u in used],
+    }
+
+
+def cpu_per_event(tmp: Path, logs: Path, duration: float, rate: float = 2000.0) -> dict[str, Any]:
+    with Server.service(logs / "redis-cpu-single.log") as single:
+        one = asyncio.run(spread_cpu([single.port], [single.port], [single.pid], rate, duration))
+    with redis_server(tmp, "0") as (url, redis_pid):
+        env = {
+            **SERVICE_ENV,
+            "LIVE2D_NOTIFY_REDIS_URL": url,
+            "LIVE2D_NOTIFY_SECRET_KEYS": KEYS,
+        }
+        a = Unpinned("a", serve([]), {**env, "LIVE2D_NOTIFY_DB": str(tmp / "ca.db")}, logs / "redis-cpu-a.log", "0")
+        b = Unpinned("b", serve([]), {**env, "LIVE2D_NOTIFY_DB": str(tmp / "cb.db")}, logs / "redis-cpu-b.log", "0")
+        with a.running(), b.running():
+            two = asyncio.run(spread_cpu([a.port, b.port], [a.port, b.port], [a.pid, b.pid, redis_pid], rate, duration))
+    single_us = one["us_per_event"][0]
+    processes_us = two["us_per_event"][0] + two["us_per_event"][1]
+    redis_us = two["us_per_event"][2]
+    return {
+        "rate": rate,
+        "single_us": single_us,
+        "pair_us": round(processes_us + redis_us, 1),
+        "processes_us": round(processes_us, 1),
+        "redis_us": redis_us,
+        "ratio": round((processes_us + redis_us) / max(single_us, 1e-9), 2),
+        "all_delivered": one["delivered"] == one["accepted"] and two["delivered"] == two["accepted"],
+        "single": one,
+        "pair": two,
+    }
+
+
 def main() -> int:
     if not shutil.which("redis-server") or not shutil.which("wrk"):
         print("redis-server or wrk is not installed: skipped")
@@ -155,9 +232,10 @@ def main() -> int:
     out: dict[str, object] = {}
     with tempfile.TemporaryDirectory(prefix="l2n-redis-") as tmp_s:
         tmp = Path(tmp_s)
+        cpu = cpu_per_event(tmp, logs, duration)
         with Server.service(logs / "redis-single.log") as single:
             one = hook_throughput(single, duration=duration)
-        with redis_server(tmp) as url:
+        with redis_server(tmp) as (url, _):
             env = {
                 **SERVICE_ENV,
                 "LIVE2D_NOTIFY_REDIS_URL": url,
@@ -188,9 +266,14 @@ def main() -> int:
         f"delivered {lat['delivered']}/{lat['expected']}, resets {lat['resets']}  "
         f"{'PASS' if p99 is not None and p99 <= 10 and lat['delivered'] == lat['expected'] else 'FAIL'} (p99 <= 10 ms)"
     )
+    print(
+        f"  CPU per event, 1k users x 1 stream at {cpu['rate']:,.0f} ev/s: 1 process {cpu['single_us']:.0f} µs; "
+        f"2 processes + redis-server {cpu['pair_us']:.0f} µs ({cpu['processes_us']:.0f} + {cpu['redis_us']:.0f}); "
+        f"ratio {cpu['ratio']:.2f}x  {'PASS' if cpu['ratio'] <= 1.3 and cpu['all_delivered'] else 'FAIL'} (<= 1.3x, all delivered)"
+    )
     if note:
         print(f"  note: {note}")
-    out = {"single": one, "two_workers": two, "ratio": round(ratio, 2), "cross_latency": lat}
+    out = {"single": one, "two_workers": two, "ratio": round(ratio, 2), "cross_latency": lat, "cpu_per_event": cpu}
     if target := os.environ.get("BENCH_JSON_OUT"):
         Path(target).write_text(json.dumps(out, default=str))
     return 0

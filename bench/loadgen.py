@@ -20,7 +20,7 @@ HOST = "127.0.0.1"
 TICK_S = 0.001
 # "title":"<send ns, 20 digits>.<seq, 8>.<user, 5>" — the service writes `":"`, json.dumps `": "`.
 _TITLE = re.compile(rb'"title": ?"(\d{20})\.(\d{8})\.(\d{5})"')
-_TITLE_FMT = "{:020d}.{:08d}.{:05d}"
+TITLE_FMT = "{:020d}.{:08d}.{:05d}"
 _RESET = re.compile(rb"(?m)^event: ?reset")
 
 
@@ -311,6 +311,7 @@ class Publisher:
     rtt_ns: list[int] = field(default_factory=list)
     sent: int = 0
     done: int = 0
+    first_seq: int = 0  # sequence numbers start here (a second run on the same streams)
 
     def __post_init__(self) -> None:
         self.free = deque(self.conns)
@@ -322,10 +323,11 @@ class Publisher:
 
     def _fire(self, conn: HttpConn, seq: int) -> None:
         user = seq % len(self.users)
+        seq += self.first_seq
         t = time.perf_counter_ns()
         body = (
             '{"type":"progress","title":"'
-            + _TITLE_FMT.format(t, seq, user)
+            + TITLE_FMT.format(t, seq, user)
             + '","message":"Running the test suite","source":"claude","tool":"Bash"}'
         ).encode()
         conn.send(

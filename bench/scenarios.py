@@ -1,9 +1,12 @@
-"""The four measurements of `make bench`, each against one freshly started server.
+"""The measurements of `make bench`, each against one freshly started server.
 
 hook_throughput  wrk, POST /api/events over 100 users' hook tokens: requests/s
-latency          1,000 users × 1 stream, 2,000 events/s: publish→receive percentiles, all delivered?
-fanout           1 user × 100 streams, 400 events/s: the same, 40,000 deliveries/s, no drops or resets
+latency          1,000 users × 1 stream, 4,000 (or 8,000) events/s: publish→receive percentiles, all delivered?
+fanout           1 user × 100 streams, 2,000 events/s: the same, 200,000 deliveries/s, no drops or resets
 idle_memory      10,000 idle streams: server RSS growth per stream
+ring_memory      2,000 users × 100 events held for replay: server RSS growth per user
+approvals        1,000 hooks long-polling their approvals beside 1,000 users' streams: RSS per waiting hook,
+                 and the streams' p99 with and without them
 """
 
 from __future__ import annotations
@@ -19,7 +22,20 @@ from pathlib import Path
 from typing import Any
 
 from harness import BENCH, CLIENT_CPU, Meter, Server, rss_kib
-from loadgen import Pool, Publisher, SseConn, create_users, open_streams, percentiles, settle
+from loadgen import (
+    HOST,
+    TITLE_FMT,
+    HttpConn,
+    Pool,
+    Publisher,
+    SseConn,
+    User,
+    create_users,
+    http_request,
+    open_streams,
+    percentiles,
+    settle,
+)
 
 Result = dict[str, Any]
 
@@ -95,7 +111,7 @@ def _wrk(server: Server, tokens: Path, connections: int, duration: float) -> tup
 
 # -- publish→receive latency, 1,000 users ---------------------------------------------------------
 async def latency(
-    server: Server, *, users: int = 1000, rate: float = 2000.0, duration: float = 10.0, connections: int = 32
+    server: Server, *, users: int = 1000, rate: float = 4000.0, duration: float = 10.0, connections: int = 32
 ) -> Result:
     total = int(rate * duration)
     seen = bytearray(total)
@@ -154,7 +170,7 @@ async def latency(
 
 # -- 1 user × 100 tabs -------------------------------------------------------------------------------
 async def fanout(
-    server: Server, *, tabs: int = 100, rate: float = 400.0, duration: float = 10.0, connections: int = 16
+    server: Server, *, tabs: int = 100, rate: float = 2000.0, duration: float = 10.0, connections: int = 16
 ) -> Result:
     total = int(rate * duration)
     samples: list[int] = []
@@ -240,4 +256,143 @@ async def idle_memory(server: Server, *, users: int = 500, per_user: int = 20) -
         "per_stream_kib": round((after - before) / n, 2),
         "open_s": round(opened_s, 2),
         "streams_lost": lost,
+    }
+
+
+# -- memory per user with a full replay ring ------------------------------------------------------
+RING_BODY = '{"type":"progress","title":"%s","message":"Running the test suite","source":"claude","tool":"Bash"}'
+
+
+async def ring_memory(server: Server, *, users: int = 2000, events: int = 100, connections: int = 32) -> Result:
+    """RSS growth per user once each of `users` has published `events` events (no stream open: the ring
+    of a user active in the last ten minutes, plus what the server keeps per active user and token)."""
+    pool = await Pool.open(server.port, connections)
+    try:
+        people = await create_users(pool, users, tickets=False)
+        await asyncio.sleep(1.0)
+        before = rss_kib(server.pid)
+        heads = [
+            f"POST /api/events HTTP/1.1\r\nHost: {HOST}\r\nAuthorization: Bearer {u.hook}\r\n"
+            "Content-Type: application/json\r\n".encode()
+            for u in people
+        ]
+        statuses: dict[int, int] = {}
+        t = time.perf_counter()
+        for round_ in range(events):
+
+            async def one(i: int, r: int = round_) -> None:
+                body = (RING_BODY % TITLE_FMT.format(time.perf_counter_ns(), r, i % 100_000)).encode()
+                status, _ = await pool.request(heads[i] + b"Content-Length: %d\r\n\r\n" % len(body) + body)
+                statuses[status] = statuses.get(status, 0) + 1
+
+            await asyncio.gather(*(one(i) for i in range(users)))
+        posting_s = time.perf_counter() - t
+        await asyncio.sleep(2.0)
+        after = rss_kib(server.pid)
+    finally:
+        pool.close()
+    return {
+        "users": users,
+        "events_per_user": events,
+        "rss_before_kib": before,
+        "rss_after_kib": after,
+        "per_user_kib": round((after - before) / users, 2),
+        "per_event_bytes": round((after - before) * 1024 / (users * events)),
+        "non_2xx": sum(n for status, n in statuses.items() if not 200 <= status < 300),
+        "posting_s": round(posting_s, 1),
+    }
+
+
+# -- approvals: hooks waiting on long polls beside other users' streams -------------------------------
+async def approvals(
+    server: Server,
+    *,
+    hooks: int = 1000,
+    users: int = 1000,
+    rate: float = 2000.0,
+    duration: float = 10.0,
+    wait: int = 30,
+) -> Result:
+    """Phase 1: `users` streams, `rate` events/s, publish→receive p99. Phase 2: `hooks` hooks each ask an
+    approval and long-poll it (`?wait=30`, polled again when a poll returns), RSS read once all are
+    waiting, then the same load again beside them. Memory per waiting hook = RSS growth ÷ hooks."""
+    loop = asyncio.get_running_loop()
+    pool = await Pool.open(server.port, 32)
+    polls: list[HttpConn] = []
+    streams: list[SseConn] = []
+    phases: list[dict[str, Any]] = []
+    try:
+        people = await create_users(pool, users)
+        asking = await create_users(pool, hooks, tickets=False)
+        ids = []
+        for u in asking:
+            body = await pool.json("POST", "/api/approvals", u.hook, {"title": "Run rm -rf build?", "tool": "Bash"})
+            ids.append(body["approval_id"])
+        samples: list[int] = []
+        seen: set[int] = set()
+
+        def sink(stream: SseConn, received: int, sent: int, seq: int, user: int) -> None:
+            if seq not in seen:
+                seen.add(seq)
+                samples.append(received - sent)
+
+        streams = await open_streams(server.port, people, 1, sink)
+        await asyncio.sleep(0.5)
+
+        async def phase(offset: int) -> dict[str, Any]:
+            samples.clear()
+            pub = Publisher(pool.conns, people, first_seq=offset)
+            await pub.run(rate, duration)
+            await settle(lambda: len(samples) >= len(pub.accepted), 5.0)
+            return {
+                "expected": len(pub.accepted),
+                "delivered": len(samples),
+                "non_2xx": sum(n for status, n in pub.statuses.items() if not 200 <= status < 300),
+                **percentiles(samples),
+            }
+
+        phases.append(await phase(0))
+        await asyncio.sleep(1.0)
+        before = rss_kib(server.pid)
+        answered = {"polls": 0, "non_2xx": 0}
+
+        def poll(conn: HttpConn, user: User, approval_id: str) -> None:
+            request = http_request(
+                "GET", f"/api/approvals/{approval_id}?wait={wait}", {"Authorization": f"Bearer {user.hook}"}
+            )
+
+            def done(c: HttpConn, status: int, _body: bytes) -> None:
+                answered["polls"] += 1
+                if not 200 <= status < 300:
+                    answered["non_2xx"] += 1
+                if not c.lost:
+                    poll(c, user, approval_id)  # re-polled, as the hook does while the approval is pending
+
+            conn.send(request, done)
+
+        for user, approval_id in zip(asking, ids, strict=True):
+            _, conn = await loop.create_connection(HttpConn, HOST, server.port)
+            polls.append(conn)
+            poll(conn, user, approval_id)
+        await asyncio.sleep(2.0)
+        waiting = rss_kib(server.pid)
+        phases.append(await phase(10_000_000))
+    finally:
+        for c in polls:
+            c.close()
+        for s in streams:
+            s.close()
+        pool.close()
+    alone, beside = phases
+    return {
+        "hooks": hooks,
+        "users": users,
+        "rate": rate,
+        "rss_before_kib": before,
+        "rss_waiting_kib": waiting,
+        "per_hook_kib": round((waiting - before) / hooks, 2),
+        "polls_answered_early": answered["polls"],
+        "poll_non_2xx": answered["non_2xx"],
+        "alone": alone,
+        "beside": beside,
     }

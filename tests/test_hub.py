@@ -12,8 +12,8 @@ clock = IdClock()
 
 def ev(title: str = "t", us: int | None = None) -> Event:
     event = Event.create(validate({"type": "info", "title": title}), clock)
-    if us is not None:
-        event = Event.from_parts(event.id, us, event.fields)
+    if us is not None:  # an id is its publish time in hex, as both brokers make it
+        event = Event.from_parts(f"{us:016x}", us, event.fields)
     return event
 
 

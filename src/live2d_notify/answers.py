@@ -38,7 +38,7 @@ class Desk:
         self.hub = hub
         self.ttl = ttl
         self._pending: dict[tuple[str, str | None], set[str]] = {}  # (user, session) → pending approval ids
-        self._waiters: dict[str, list[asyncio.Future[Approval]]] = {}
+        self._waiters: dict[str, list[asyncio.Future[Approval | None]]] = {}
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._expiring: set[asyncio.Task[None]] = set()
 
@@ -106,14 +106,20 @@ class Desk:
 
     async def wait(self, user_id: str, approval_id: str, seconds: float) -> Approval:
         """The approval as soon as it is not pending, or after `seconds` (≤ WAIT_LIMIT) as it is."""
-        waiter: asyncio.Future[Approval] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[Approval | None] = loop.create_future()
         self._waiters.setdefault(approval_id, []).append(waiter)  # before reading: no change slips between
         try:
             approval = await self._get(user_id, approval_id)
             if approval.state != PENDING or seconds <= 0:
                 return approval
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(waiter), min(seconds, WAIT_LIMIT))
+            del approval
+            # A timer that ends the wait, not wait_for(shield(...)): a thousand waiting hooks hold less.
+            timer = loop.call_later(min(seconds, WAIT_LIMIT), _time_up, waiter)
+            try:
+                await waiter
+            finally:
+                timer.cancel()
             return await self._get(user_id, approval_id)
         finally:
             waiters = self._waiters.get(approval_id)
@@ -192,3 +198,8 @@ class Desk:
         if approval is None:
             raise ApiError(404, "not_found", "No such approval.")
         return approval.current(time.time())
+
+
+def _time_up(waiter: asyncio.Future[Approval | None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)

@@ -244,6 +244,8 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     svc = await _build_services(settings)
     app.state.services = svc
+    if isinstance(app, _App):
+        app.services = svc
     if svc.audit is not None:
         svc.audit.start()
     if svc.push is not None:
@@ -281,6 +283,8 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
             await svc.push.stop()
         with contextlib.suppress(Exception):
             await save_usage(svc)
+        with contextlib.suppress(Exception):
+            await svc.limiter.close()
         await svc.broker.stop()
         await svc.store.close()
         logger.info("live2d-notify stopped")
@@ -288,6 +292,8 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
 
 
 class _App(Starlette):
+    services: Services | None = None  # also on app.state; read from here on the hot path (services_of)
+
     def build_middleware_stack(self) -> ASGIApp:
         """The fast path goes outside everything else (see fastpath.py)."""
         return FastPath(super().build_middleware_stack(), self, FAST)

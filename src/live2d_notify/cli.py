@@ -10,6 +10,7 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from live2d_notify.config import Settings, SettingsError
+    from live2d_notify.connections import LeanHttpToolsProtocol
 
     try:
         settings = Settings.from_env()
@@ -41,11 +42,12 @@ def _serve(args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         loop="uvloop",
-        http="httptools",
+        http=LeanHttpToolsProtocol,  # httptools, with less held per connection (connections.py)
         workers=args.workers,
         log_level="warning",
         access_log=False,
         proxy_headers=False,
+        server_header=False,  # no `server: uvicorn` on every response (nor its header checks)
         timeout_graceful_shutdown=2,
         lifespan="on",
     )

@@ -132,6 +132,22 @@ class Event:
         return cls(event_id, us, data, frame)
 
 
+_FRAME_HEAD = b"event: agent\nid: "
+_ID_AT = len(_FRAME_HEAD)
+
+
+def frame_id(frame: bytes) -> str | None:
+    """The id of an event's frame (None for a control frame): read back, so a ring keeps bytes only."""
+    if frame.startswith(_FRAME_HEAD):
+        return frame[_ID_AT : frame.find(b"\n", _ID_AT)].decode()
+    return None
+
+
+def frame_us(frame: bytes) -> int:
+    """An event frame's publish time in µs: its id is that time in hex (IdClock, brokers.redis.event_id)."""
+    return int(frame[_ID_AT : frame.find(b"\n", _ID_AT)], 16)
+
+
 @dataclass(slots=True)
 class Note:
     """A control frame for one user's open streams (devices, tokens, approvals): live only, never replayed."""

@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from live2d_notify.middleware import begin, logging_send
 from live2d_notify.replies import INTERNAL_REPLY, send_reply
+from live2d_notify.services import services_of
 
 
 class FastPath:
@@ -25,11 +26,12 @@ class FastPath:
         self.starlette = starlette
         self.fast = fast
         self.methods = frozenset(m for route in fast for m in route.methods or ())
+        self.cors = bool(starlette.state.settings.cors_origins)  # read once: `State` lookups cost ~2 µs each
 
     def _match(self, scope: Scope) -> Route | None:
         if scope["type"] != "http" or scope["method"] not in self.methods:
             return None
-        if self.starlette.state.settings.cors_origins and any(name == b"origin" for name, _ in scope["headers"]):
+        if self.cors and any(name == b"origin" for name, _ in scope["headers"]):
             return None
         for route in self.fast:
             match, child = route.matches(scope)
@@ -44,7 +46,7 @@ class FastPath:
             await self.app(scope, receive, send)
             return
         scope["app"] = self.starlette
-        services = self.starlette.state.services
+        services = services_of(scope)
         req = begin(scope)  # req.status stays 0 until a response has started
         try:
             await route.app(scope, receive, logging_send(req, send))

@@ -18,6 +18,7 @@ from live2d_notify.bodies import parse_json, read_body
 from live2d_notify.brokers import BrokerUnavailable
 from live2d_notify.errors import ApiError, from_invalid_event
 from live2d_notify.events import Event, InvalidEvent, validate
+from live2d_notify.logs import log_level
 from live2d_notify.replies import Reply, error_reply, send_reply
 from live2d_notify.services import Services, services_of
 from live2d_notify.store import AuditRow
@@ -148,12 +149,13 @@ async def publish_fields(
         svc.audit.record(
             AuditRow(event.us / 1e6, claims.user_id, claims.token_id, fields["type"], fields["source"], "accepted")
         )
-    logger.debug(
-        "event published user={} token_id={} id={} type={} source={}",
-        claims.user_id,
-        claims.token_id,
-        event.id,
-        fields["type"],
-        fields["source"],
-    )
+    if log_level.debug:
+        logger.debug(
+            "event published user={} token_id={} id={} type={} source={}",
+            claims.user_id,
+            claims.token_id,
+            event.id,
+            fields["type"],
+            fields["source"],
+        )
     return event

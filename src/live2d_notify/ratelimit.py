@@ -1,20 +1,22 @@
 """Rate limits with `limits`: per hook token, sign-ups per client IP.
 
-In one process the sync in-memory storage is used (a hit is a few µs and never awaits); with a Redis
-URL the `limits` async Redis storage is shared by every process, so N processes don't multiply an
-allowance.
+In one process the windows are a dict in memory (a hit is a dict lookup and never awaits). With a Redis URL
+the counters live in Redis, shared by every process, so N processes don't multiply an allowance: the
+same fixed windows, one Lua call per request for all of its limits, and every request of one loop turn
+in one pipeline (`limits`' own async storage made a round trip per limit per request).
 """
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from limits import RateLimitItem, parse_many
-from limits.storage import MemoryStorage
-from limits.strategies import FixedWindowRateLimiter
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,21 +39,12 @@ class Limited:
 
 class RateLimiter:
     def __init__(self, redis_url: str | None = None) -> None:
-        self._sync: FixedWindowRateLimiter | None = None
-        self._storage: _LoopMemoryStorage | None = None
-        self._keys: dict[tuple[int, str, str], str] = {}
-        self._aio = None
+        self._local: _LocalWindows | None = None
+        self._shared: _SharedWindows | None = None
         if redis_url:
-            from limits.aio.strategies import FixedWindowRateLimiter as AioFixedWindow
-            from limits.storage import storage_from_string
-
-            uri = "async+" + redis_url if not redis_url.startswith("async+") else redis_url
-            # the `redis` client we already depend on, not limits' default (coredis)
-            storage = storage_from_string(uri, implementation="redispy", key_prefix="l2n:limits")
-            self._aio = AioFixedWindow(storage)
+            self._shared = _SharedWindows(redis_url)
         else:
-            self._storage = _LoopMemoryStorage()
-            self._sync = FixedWindowRateLimiter(self._storage)
+            self._local = _LocalWindows()
 
     @staticmethod
     def parse(rates: Sequence[str]) -> tuple[RateLimitItem, ...]:
@@ -59,58 +52,116 @@ class RateLimiter:
 
     async def hit(self, items: Sequence[RateLimitItem], namespace: str, key: str) -> Limited | None:
         """Count one hit against every limit; the first one exceeded is returned."""
-        for item in items:
-            if self._sync is not None:
-                # FixedWindowRateLimiter.hit is `storage.incr(item.key_for(*ids), expiry) <= amount`;
-                # the key string is built once per (limit, token) instead of on every hit.
-                storage_key = self._keys.get((id(item), namespace, key))
-                if storage_key is None:
-                    if len(self._keys) > 100_000:
-                        self._keys.clear()
-                    storage_key = self._keys[(id(item), namespace, key)] = item.key_for(namespace, key)
-                assert self._storage is not None
-                if self._storage.incr(storage_key, item.get_expiry()) > item.amount:
-                    stats = self._sync.get_window_stats(item, namespace, key)
-                    return _limited(item, stats.reset_time)
-            else:
-                assert self._aio is not None
-                try:
-                    ok = await self._aio.hit(item, namespace, key)
-                except Exception:  # noqa: BLE001 - Redis down: don't refuse everyone, don't crash
-                    return None
-                if not ok:
-                    stats = await self._aio.get_window_stats(item, namespace, key)
-                    return _limited(item, stats.reset_time)
-        return None
+        if self._local is not None:
+            return self._local.hit(items, namespace, key, time.time())
+        assert self._shared is not None
+        return await self._shared.hit(items, namespace, key)
 
     def expire(self) -> None:
-        """Drop expired windows (housekeeping; lookups also drop their own expired key)."""
-        if self._storage is not None:
-            self._storage.expire()
+        """Drop expired windows (housekeeping; a hit also starts its own expired window afresh)."""
+        if self._local is not None:
+            self._local.expire(time.time())
 
     async def ready(self) -> str | None:
-        if self._aio is None:
+        if self._shared is None:
             return None
         try:
-            ok = await self._aio.storage.check()
+            await asyncio.wait_for(self._shared.ping(), 1.0)
         except Exception as exc:  # noqa: BLE001 - any failure is "not ready"
             return f"rate-limit storage: {type(exc).__name__}"
-        return None if ok else "rate-limit storage unreachable"
-
-
-class _LoopMemoryStorage(MemoryStorage):
-    """`limits`' in-memory storage without its expiry timer thread.
-
-    The stock storage starts a `threading.Timer` every 10 ms while hits keep coming, and each
-    `Thread.start()` stalls the event loop until the new thread gets the GIL (6% of the loop under
-    load). Expired keys are already dropped when looked up; the rest go in housekeeping.
-    """
-
-    def _MemoryStorage__schedule_expiry(self) -> None:  # the name-mangled private hook
         return None
 
-    def expire(self) -> None:
-        self._MemoryStorage__expire_events()  # type: ignore[attr-defined]
+    async def close(self) -> None:
+        if self._shared is not None:
+            self._shared.wire.close()
+
+
+class _LocalWindows:
+    """Fixed windows in this process, as `limits` counts them (the first hit starts a window of the
+    limit's length; a refused hit still counts): one dict lookup per limit, no lock, no timer thread."""
+
+    def __init__(self) -> None:
+        self._windows: dict[tuple[int, str, str], list[float]] = {}  # (limit, namespace, key) → [hits, end]
+
+    def hit(self, items: Sequence[RateLimitItem], namespace: str, key: str, now: float) -> Limited | None:
+        windows = self._windows
+        for item in items:
+            slot = (id(item), namespace, key)  # the items live as long as the app (services.Limits)
+            window = windows.get(slot)
+            if window is None or window[1] <= now:
+                window = windows[slot] = [0, now + item.get_expiry()]
+            window[0] += 1
+            if window[0] > item.amount:
+                return _limited(item, window[1])
+        return None
+
+    def expire(self, now: float) -> None:
+        for slot in [slot for slot, window in self._windows.items() if window[1] <= now]:
+            del self._windows[slot]
+
+
+# KEYS: one counter per limit, in order. ARGV: (amount, window seconds) per key. Returns {0, 0}, or the
+# 1-based index of the first limit exceeded and the seconds left in its window. Fixed windows, as
+# `limits` counts them: the first hit starts the window; a refused hit still counts.
+_HIT = """
+for i, key in ipairs(KEYS) do
+  local n = redis.call('INCR', key)
+  local window = tonumber(ARGV[2 * i])
+  if n == 1 then redis.call('EXPIRE', key, window) end
+  if n > tonumber(ARGV[2 * i - 1]) then
+    local ttl = redis.call('TTL', key)
+    if ttl < 0 then redis.call('EXPIRE', key, window); ttl = window end
+    return {i, ttl}
+  end
+end
+return {0, 0}
+"""
+
+
+class _SharedWindows:
+    """The counters in Redis; the hits of one loop turn go out in one write, each reply set on its
+    request's future by the connection's protocol (brokers/wire.py)."""
+
+    def __init__(self, url: str) -> None:
+        from live2d_notify.brokers.wire import Wire
+
+        self.wire = Wire(url)
+        self._sha = hashlib.sha1(_HIT.encode()).hexdigest()  # Redis names a script by its SHA-1
+        self._batch: list[tuple[tuple[str | int, ...], asyncio.Future[Any]]] = []
+
+    async def hit(self, items: Sequence[RateLimitItem], namespace: str, key: str) -> Limited | None:
+        from live2d_notify.brokers.wire import ReplyError
+
+        if not items:
+            return None
+        keys = [f"l2n:limits:{item.key_for(namespace, key)}" for item in items]
+        args = [n for item in items for n in (item.amount, item.get_expiry())]
+        command: tuple[str | int, ...] = ("EVALSHA", self._sha, len(keys), *keys, *args)
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        self._batch.append((command, future))
+        if len(self._batch) == 1:
+            loop.call_soon(self._send)  # after this turn's other requests have joined
+        try:
+            reply = await future
+            if isinstance(reply, ReplyError) and str(reply).startswith("NOSCRIPT"):  # Redis restarted
+                _, reply = await self.wire.calls([("SCRIPT", "LOAD", _HIT), command])
+        except Exception:  # noqa: BLE001 - Redis down: don't refuse everyone, don't crash
+            return None
+        if not isinstance(reply, list) or not reply[0]:
+            return None  # under every limit, or an answer we can't read: fail open
+        which, ttl = reply
+        return Limited(items[int(which) - 1], max(1, int(ttl)), time.time() + int(ttl))
+
+    def _send(self) -> None:
+        batch, self._batch = self._batch, []
+        if batch:
+            self.wire.send([c for c, _ in batch], [f for _, f in batch])
+
+    async def ping(self) -> None:
+        (reply,) = await self.wire.calls([("PING",)])
+        if isinstance(reply, Exception):
+            raise reply
 
 
 def _limited(item: RateLimitItem, reset: float) -> Limited:

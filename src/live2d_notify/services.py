@@ -62,5 +62,8 @@ def services(conn: HTTPConnection) -> Services:
 
 
 def services_of(scope: Scope) -> Services:
-    svc: Services = scope["app"].state.services
-    return svc
+    app = scope["app"]
+    # The app keeps them as a plain attribute too (app._App): Starlette's `State` finds an attribute
+    # through a caught AttributeError, ~2 µs, twice per request.
+    svc: Services | None = getattr(app, "services", None)
+    return svc if svc is not None else app.state.services

@@ -145,9 +145,10 @@ class TokenService:
         claims = self._verified.get(token)
         if claims is None:
             claims = self._decode(token)
-            if len(self._verified) >= _CACHE_SIZE:
-                self._verified.clear()
-            self._verified[token] = claims
+            if claims.kind is not Kind.TICKET:  # a ticket opens one stream: caching it only costs memory
+                if len(self._verified) >= _CACHE_SIZE:
+                    self._verified.clear()
+                self._verified[token] = claims
         if (time.time() if now is None else now) >= claims.expires:
             raise BadToken("token_expired", "The token has expired.")
         lifetime = self._lifetimes.get(claims.kind)

@@ -13,6 +13,7 @@ from live2d_notify import agents
 from live2d_notify.agents import Agents
 from live2d_notify.events import Event, IdClock
 from live2d_notify.hub import Hub
+from live2d_notify.logs import log_level
 from live2d_notify.records import Records
 from live2d_notify.revocations import Revocations
 from live2d_notify.store import Store
@@ -51,7 +52,8 @@ class MemoryBroker:
         if change is not None:
             self.cards.update(user_id, change)
         n = self.hub.deliver(user_id, event)
-        logger.debug("event delivered user={} id={} streams={}", user_id, event.id, n)
+        if log_level.debug:
+            logger.debug("event delivered user={} id={} streams={}", user_id, event.id, n)
         return event
 
     async def history(self, user_id: str) -> list[Event] | None:

@@ -1,10 +1,12 @@
 """The Redis broker: several processes or hosts share events, replay, revocations and stream slots.
 
 - Events: one Lua call per publish appends to the user's capped stream `l2n:ring:{user}` (the shared
-  replay buffer: last N entries, trimmed by age, expiring when idle) and PUBLISHes it on one channel.
+  replay buffer: last N entries, trimmed by age, expiring when idle) and PUBLISHes it on the user's channel.
   Redis assigns the id, so ids sort in publish order per user across every process.
-- Each process holds ONE pub/sub subscription (events + control), whatever its number of streams,
-  and reconnects with backoff when Redis restarts, reloading revocations it may have missed.
+- Each process holds one pub/sub connection: the control channel, and the event channel of each user
+  it has a stream open for (`l2n:ev:{user}`, subscribed with the user's first stream here and left with
+  the last), so N processes do not each receive and decode every event. It reconnects with backoff
+  when Redis restarts, subscribes again, and reloads revocations it may have missed.
 - Revocations: two hashes (by token id, by user not-before time) plus a control message that every
   process applies to its in-memory mirror within milliseconds; a process that starts later loads them.
 - Stream slots: a sorted set per user whose members expire unless their process refreshes them, so
@@ -24,30 +26,32 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from loguru import logger
-from redis.exceptions import NoScriptError, RedisError
+from redis.exceptions import RedisError
 
 from live2d_notify import agents
 from live2d_notify.brokers.base import BrokerUnavailable
 from live2d_notify.brokers.redis_records import RedisRecords
+from live2d_notify.brokers.wire import ReplyError, Subscription, Wire, WireError
 from live2d_notify.events import Event
 from live2d_notify.hub import REVOKED, Hub
-from live2d_notify.logs import trace_id
+from live2d_notify.logs import log_level, trace_id
 from live2d_notify.records import Records
 from live2d_notify.revocations import Revocations
 from live2d_notify.tokens import now_us
 
-EVENTS = "l2n:events"
+EVENTS = "l2n:ev:"  # + user id: one channel per user
 CONTROL = "l2n:control"
 REVOKED_TOKENS = "l2n:revoked:tokens"
 REVOKED_USERS = "l2n:revoked:users"
 REVOKED_DEVICES = "l2n:revoked:devices"
 LONGEST = "l2n:longest-lifetime"
 PROPAGATION_US = 2_000_000  # how far in the future a revoke-all's cut-off lies: above any pub/sub delay
+_EVENTS = EVENTS.encode()
 SLOT_TTL_MS = 60_000
 SLOT_REFRESH = 20.0
 
-# KEYS: ring, events channel, agent cards, cards by time. ARGV: replay age (ms), replay size, user, event
-# JSON, trace id, the card's change (JSON, or ''), cards kept, cards' lifetime (s).
+# KEYS: ring, the user's event channel, agent cards, cards by time. ARGV: replay age (ms), replay size,
+# user, event JSON, trace id, the card's change (JSON, or ''), cards kept, cards' lifetime (s).
 _PUBLISH = """
 local id = redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[2], '*', 'f', ARGV[4])
 local t = redis.call('TIME')
@@ -72,7 +76,7 @@ if ARGV[6] ~= '' then
   redis.call('EXPIRE', KEYS[3], ARGV[8])
   redis.call('EXPIRE', KEYS[4], ARGV[8])
 end
-redis.call('PUBLISH', KEYS[2], ARGV[3] .. '\\n' .. id .. '\\n' .. ARGV[5] .. '\\n' .. ARGV[4])
+redis.call('PUBLISH', KEYS[2], id .. '\\n' .. ARGV[5] .. '\\n' .. ARGV[4])
 return id
 """
 
@@ -124,6 +128,14 @@ def _slots(user_id: str) -> str:
     return f"l2n:streams:{user_id}"
 
 
+def _channel(user_id: str) -> str:
+    return EVENTS + user_id
+
+
+PING_EVERY = 10.0  # the subscription's health check
+FOLLOW_TIMEOUT = 2.0  # how long a stream's opening waits for its user's subscription to be confirmed
+
+
 class RedisBroker:
     propagation_us = PROPAGATION_US
 
@@ -150,10 +162,13 @@ class RedisBroker:
         self.handlers: dict[str, Callable[[dict[str, Any]], None]] = {}
         self._process = f"{os.getpid()}-{secrets.token_hex(4)}"
         self._slots: dict[str, str] = {}  # member → user_id, this process's open streams
+        self._following: dict[str, int] = {}  # user_id → this process's open streams of the user
+        self._confirming: dict[bytes, asyncio.Future[None]] = {}  # channel → its SUBSCRIBE's confirmation
+        self._pubsub: Subscription | None = None  # the subscription while it is up
+        self._wire = Wire(url)  # publishes: the hot path's own connection
         self._tasks: list[asyncio.Task[None]] = []
         self._subscribed = asyncio.Event()
-        self._batch: list[tuple[str, list[str | int], asyncio.Future[bytes]]] = []
-        self._flushes: set[asyncio.Task[None]] = set()  # strong refs: the loop only keeps weak ones
+        self._batch: list[tuple[str, list[str | int], asyncio.Future[Any]]] = []
         self.connected = False
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -177,6 +192,7 @@ class RedisBroker:
                 for member, user_id in self._slots.items():
                     pipe.zrem(_slots(user_id), member)
                 await pipe.execute()
+        self._wire.close()
         await self.redis.aclose()
 
     async def ready(self) -> str | None:
@@ -204,44 +220,41 @@ class RedisBroker:
             agents.MAX_SESSIONS,
             agents.FORGET_AFTER,
         ]
-        future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
         self._batch.append((user_id, args, future))
         if len(self._batch) == 1:
-            flush = asyncio.ensure_future(self._flush())
-            self._flushes.add(flush)
-            flush.add_done_callback(self._flushes.discard)
-        rid = await future
+            loop.call_soon(self._send_batch)  # after this turn's other publishes have joined
+        try:
+            rid = await future
+            if isinstance(rid, ReplyError) and str(rid).startswith("NOSCRIPT"):  # Redis restarted
+                await self.redis.script_load(_PUBLISH)
+                (rid,) = await self._wire.calls([self._command(user_id, args)])
+        except (WireError, RedisError, OSError) as exc:
+            raise BrokerUnavailable(type(exc).__name__) from None
+        if isinstance(rid, ReplyError):
+            raise BrokerUnavailable("ReplyError")
         eid, us = event_id(rid.decode())
         return Event.from_parts(eid, us, fields)
 
-    async def _flush(self) -> None:
-        await asyncio.sleep(0)  # let this turn's other publishes join the batch
-        batch, self._batch = self._batch, []
-        results = await self._run_batch(batch)
-        if any(isinstance(r, NoScriptError) for r in results):  # Redis restarted: load it, try once more
-            with contextlib.suppress(RedisError, OSError):
-                await self.redis.script_load(_PUBLISH)
-            results = await self._run_batch(batch)
-        for (_, _, future), result in zip(batch, results, strict=True):
-            if future.done():
-                continue
-            if isinstance(result, BaseException):
-                future.set_exception(BrokerUnavailable(type(result).__name__))
-            else:
-                future.set_result(result)
+    def _command(self, user_id: str, args: list[str | int]) -> tuple[str | int, ...]:
+        return (
+            "EVALSHA",
+            self._publish.sha,
+            4,
+            _ring(user_id),
+            _channel(user_id),
+            _cards(user_id),
+            _cards_by_time(user_id),
+            *args,
+        )
 
-    async def _run_batch(self, batch: list[tuple[str, list[str | int], asyncio.Future[bytes]]]) -> list[Any]:
-        # EVALSHA straight into a pipeline: a pipeline holding Script objects would ask SCRIPT EXISTS
-        # on every execute, doubling the round trips.
-        try:
-            pipe = self.redis.pipeline(transaction=False)
-            for user_id, args, _ in batch:
-                pipe.evalsha(
-                    self._publish.sha, 4, _ring(user_id), EVENTS, _cards(user_id), _cards_by_time(user_id), *args
-                )
-            return list(await pipe.execute(raise_on_error=False))
-        except (RedisError, OSError) as exc:
-            return [exc] * len(batch)
+    def _send_batch(self) -> None:
+        """Every publish of the loop turn in one write on the hot path's own connection (wire.py); each
+        reply is set on its publish's future by the connection's protocol."""
+        batch, self._batch = self._batch, []
+        if batch:
+            self._wire.send([self._command(u, args) for u, args, _ in batch], [f for _, _, f in batch])
 
     async def history(self, user_id: str) -> list[Event] | None:
         try:
@@ -282,16 +295,16 @@ class RedisBroker:
     async def save(self) -> None:
         return None  # nothing of ours lives only in this process
 
-    def _on_event(self, data: bytes) -> None:
-        user, rid, trace, body = data.split(b"\n", 3)
-        user_id = user.decode()
+    def _on_event(self, user_id: str, data: bytes) -> None:
+        rid, trace, body = data.split(b"\n", 2)
         if self.hub.stream_count(user_id) == 0:
             return  # nobody here is listening; the shared ring has it for replay
         eid, us = event_id(rid.decode())
         n = self.hub.deliver(user_id, Event.from_parts(eid, us, json.loads(body)))
-        logger.bind(trace_id=trace.decode(), request_id="broker").debug(
-            "event delivered user={} id={} streams={}", user_id, eid, n
-        )
+        if log_level.debug:
+            logger.bind(trace_id=trace.decode(), request_id="broker").debug(
+                "event delivered user={} id={} streams={}", user_id, eid, n
+            )
 
     # -- revocations ------------------------------------------------------------------------
     # This process's mirror changes first, before any await (a token minted meanwhile must see it); the
@@ -407,13 +420,50 @@ class RedisBroker:
             ok = 1  # fail open: this process's own cap still holds
         if ok:
             self._slots[member] = user_id
+            await self._follow(user_id)
         return bool(ok)
 
     async def release_stream(self, user_id: str, stream_id: str) -> None:
         member = f"{self._process}:{stream_id}"
-        self._slots.pop(member, None)
+        if self._slots.pop(member, None) is not None:
+            await self._unfollow(user_id)
         with contextlib.suppress(RedisError, OSError):
             await self.redis.zrem(_slots(user_id), member)
+
+    # -- this process's users: their event channels ------------------------------------------
+    async def _follow(self, user_id: str) -> None:
+        """Subscribe to the user's events (with its first stream here) and wait for Redis to confirm, so
+        every event published after the stream's `ready` reaches it. While the subscription is down, the
+        reconnection subscribes again."""
+        n = self._following.get(user_id, 0)
+        self._following[user_id] = n + 1
+        channel = _channel(user_id).encode()
+        confirmed = self._confirming.get(channel)
+        if confirmed is None and n == 0 and self._pubsub is not None:
+            confirmed = self._confirming[channel] = asyncio.get_running_loop().create_future()
+            try:
+                self._pubsub.subscribe(channel)
+            except WireError:
+                self._confirming.pop(channel, None)
+                return  # the listener reconnects and subscribes to every followed user
+        if confirmed is not None:
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(asyncio.shield(confirmed), FOLLOW_TIMEOUT)
+
+    async def _unfollow(self, user_id: str) -> None:
+        n = self._following.get(user_id, 0) - 1
+        if n > 0:
+            self._following[user_id] = n
+            return
+        self._following.pop(user_id, None)
+        if self._pubsub is not None:
+            with contextlib.suppress(WireError):
+                self._pubsub.unsubscribe(_channel(user_id))
+
+    def _confirmed(self, channel: bytes) -> None:
+        confirmed = self._confirming.pop(channel, None)
+        if confirmed is not None and not confirmed.done():
+            confirmed.set_result(None)
 
     async def _refresh_slots(self) -> None:
         while True:
@@ -428,13 +478,22 @@ class RedisBroker:
                     pipe.pexpire(_slots(user_id), SLOT_TTL_MS)
                 await pipe.execute()
 
-    # -- the one subscription ---------------------------------------------------------------
+    # -- the subscription ----------------------------------------------------------------------
     async def _listen(self) -> None:
         backoff = 0.1
         while True:
-            pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+            sub: Subscription | None = None
             try:
-                await pubsub.subscribe(EVENTS, CONTROL)
+                sub = await Subscription.open(self.url, self._on_message, self._confirmed)
+                loop = asyncio.get_running_loop()
+                channels = [CONTROL, *(_channel(user_id) for user_id in self._following)]
+                for channel in channels:
+                    if channel.encode() not in self._confirming:
+                        self._confirming[channel.encode()] = loop.create_future()
+                control = self._confirming[CONTROL.encode()]
+                sub.subscribe(*channels)
+                self._pubsub = sub
+                await asyncio.wait_for(asyncio.shield(control), 5.0)
                 loaded = await self._load_revocations()  # after subscribing: nothing falls in between
                 # Streams opened while we could not hear revocations: close those they now refuse.
                 self.hub.close_where(lambda s: REVOKED if s.claims and self.revocations.refused(s.claims) else None)
@@ -443,25 +502,37 @@ class RedisBroker:
                 self.connected = True
                 self._subscribed.set()
                 backoff = 0.1
-                while True:
-                    msg = await pubsub.get_message(timeout=5.0)
-                    if msg is None:
-                        continue
-                    try:
-                        if msg["channel"] == EVENTS.encode():
-                            self._on_event(msg["data"])
-                        else:
-                            self._on_control(msg["data"])
-                    except Exception:  # noqa: BLE001 - one bad message must not stop delivery
-                        logger.exception("bad broker message dropped")
+                await self._watch(sub)
+                raise WireError("redis subscription closed")
             except asyncio.CancelledError:
                 raise
-            except (RedisError, OSError) as exc:
+            except (RedisError, OSError, WireError, TimeoutError) as exc:
                 if self.connected:
                     logger.warning("redis subscription lost ({}); reconnecting", type(exc).__name__)
                 self.connected = False
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
             finally:
-                with contextlib.suppress(Exception):
-                    await pubsub.aclose()
+                self._pubsub = None
+                if sub is not None:
+                    sub.close()
+
+    async def _watch(self, sub: Subscription) -> None:
+        """Return when the subscription's connection closes, or stops answering a PING (every 10 s)."""
+        while not sub.closed.done():
+            pongs = sub.pongs
+            sub.ping()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(sub.closed), PING_EVERY)
+            if sub.pongs == pongs and not sub.closed.done():
+                return  # no answer in PING_EVERY seconds: a dead peer; reconnect
+
+    def _on_message(self, channel: bytes, data: bytes) -> None:
+        """Runs in the connection's protocol: no task per message."""
+        try:
+            if channel.startswith(_EVENTS):
+                self._on_event(channel[len(_EVENTS) :].decode(), data)
+            else:
+                self._on_control(data)
+        except Exception:  # noqa: BLE001 - one bad message must not stop delivery
+            logger.exception("bad broker message dropped")

@@ -1,7 +1,8 @@
 """The route table: thin endpoints by subject (accounts, devices, operations).
 
-The two paths that carry the load, publishing and streams, are plain ASGI apps (ingest.py, streams.py);
-`FAST` names their routes, which fastpath.py answers ahead of the middleware stack.
+The paths that carry the load, publishing, streams and hooks' long polls, are plain ASGI apps (ingest.py,
+streams.py, routes/approvals.py); `FAST` names their routes, which fastpath.py answers ahead of the
+middleware stack.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ FAST: list[Route] = [
     Route("/api/events", _publish, methods=["POST"]),
     Route("/api/hooks/{source}", _publish, methods=["POST"]),
     Route("/api/stream", StreamEndpoint(), methods=["GET"]),
+    Route("/api/approvals/{approval_id}", approvals.PollEndpoint(), methods=["GET"]),
 ]
 
 routes: list[BaseRoute] = [
@@ -36,7 +38,6 @@ routes: list[BaseRoute] = [
     Route("/api/agents", devices.list_agents, methods=["GET"]),
     Route("/api/approvals", approvals.list_approvals, methods=["GET"]),
     Route("/api/approvals", approvals.create_approval, methods=["POST"]),
-    Route("/api/approvals/{approval_id}", approvals.poll_approval, methods=["GET"]),
     Route("/api/approvals/{approval_id}", approvals.withdraw_approval, methods=["DELETE"]),
     Route("/api/approvals/{approval_id}/decision", approvals.decide_approval, methods=["POST"]),
     Route("/api/push/key", push.public_key, methods=["GET"]),

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from urllib.parse import parse_qsl
+
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.types import Receive, Scope, Send
 
 from live2d_notify.answers import WAIT_LIMIT
 from live2d_notify.auth import HOOK_ONLY, authenticate
@@ -11,8 +14,9 @@ from live2d_notify.bodies import read_json
 from live2d_notify.errors import ApiError, from_invalid_event
 from live2d_notify.events import InvalidEvent, iso, validate
 from live2d_notify.ingest import EVENT_BODY_LIMIT, publish_fields
+from live2d_notify.replies import Reply, error_reply, json_reply, send_reply
 from live2d_notify.routes.common import MANAGE_BODY_LIMIT, json_object, limit, manager
-from live2d_notify.services import Services, services
+from live2d_notify.services import Services, services, services_of
 from live2d_notify.tokens import Claims
 
 
@@ -39,17 +43,38 @@ async def create_approval(request: Request) -> Response:
     return JSONResponse({"approval_id": approval.approval_id, "expires_at": iso(approval.expires_at)}, 201)
 
 
-async def poll_approval(request: Request) -> Response:
-    svc, claims = await _hook(request)
-    wait = request.query_params.get("wait", "0")
+class PollEndpoint:
+    """`GET /api/approvals/{id}?wait=30`, a hook's long poll, as a plain ASGI app (fastpath.py answers it):
+    a thousand hooks may wait at once, each holding its connection, so a wait keeps no Request, no
+    middleware frames and nothing of its query."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        svc = services_of(scope)
+        try:
+            reply = await _poll(svc, scope)
+        except ApiError as exc:
+            reply = error_reply(exc)
+        await send_reply(send, reply)
+
+
+async def _poll(svc: Services, scope: Scope) -> Reply:
+    claims = authenticate(svc, scope, HOOK_ONLY)
+    await limit(svc, svc.limits.hook, "hook", claims.token_id, "requests for this hook token")
+    seconds = _wait_seconds(scope)
+    approval = await svc.desk.wait(claims.user_id, str(scope["path_params"]["approval_id"]), seconds)
+    return json_reply(approval.for_hook())
+
+
+def _wait_seconds(scope: Scope) -> float:
+    raw = scope.get("query_string", b"")
+    wait = dict(parse_qsl(raw.decode("latin-1"))).get("wait", "0") if raw else "0"
     try:
         seconds = float(wait)
     except ValueError:
         raise ApiError(422, "invalid_event", "'wait' must be a number of seconds.", field="wait") from None
     if not 0 <= seconds <= WAIT_LIMIT:
         raise ApiError(422, "invalid_event", f"'wait' must be between 0 and {WAIT_LIMIT} seconds.", field="wait")
-    approval = await svc.desk.wait(claims.user_id, str(request.path_params["approval_id"]), seconds)
-    return JSONResponse(approval.for_hook())
+    return seconds
 
 
 async def withdraw_approval(request: Request) -> Response:

@@ -1,0 +1,87 @@
+"""uvicorn's httptools protocol, holding less per connection: what `live2d-notify serve` runs.
+
+An open stream, or a hook waiting on its approval, is a connection held for minutes, and ten thousand of
+them are the service's memory. Of what uvicorn keeps per connection, two things are there for rare
+cases and cost 1.5 KB, each an empty `collections.deque` with its first block allocated:
+the queue of pipelined requests (HTTP/1.1 pipelining, which no browser or hook uses) and the
+`asyncio.Event` behind write flow control (waited on only while a client reads slower than we write).
+Here both are made when first needed. Everything else is uvicorn's own code.
+
+This reaches into uvicorn's internals (`HttpToolsProtocol.pipeline` and `.flow`, `FlowControl`), so
+pyproject.toml pins uvicorn below the next minor version: check these two attributes before raising it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from typing import Any
+
+from uvicorn.protocols.http.flow_control import FlowControl
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+
+class LeanFlowControl(FlowControl):
+    """FlowControl whose Event exists only once a write has had to wait."""
+
+    def __init__(self, transport: asyncio.Transport) -> None:  # not super().__init__: it makes the Event
+        self._transport = transport
+        self.read_paused = False
+        self.write_paused = False
+        self._writable: asyncio.Event | None = None
+
+    async def drain(self) -> None:
+        if not self.write_paused:
+            return
+        if self._writable is None:
+            self._writable = asyncio.Event()
+        await self._writable.wait()
+
+    def pause_writing(self) -> None:
+        if not self.write_paused:
+            self.write_paused = True
+            if self._writable is not None:
+                self._writable.clear()
+
+    def resume_writing(self) -> None:
+        if self.write_paused:
+            self.write_paused = False
+            if self._writable is not None:
+                self._writable.set()
+
+
+class _Pipeline:
+    """The queue of pipelined requests, as uvicorn uses it (appendleft, pop, truth), made on first use."""
+
+    __slots__ = ("_queue",)
+
+    def __init__(self) -> None:
+        self._queue: deque[Any] | None = None
+
+    def appendleft(self, item: Any) -> None:
+        if self._queue is None:
+            self._queue = deque()
+        self._queue.appendleft(item)
+
+    def pop(self) -> Any:
+        if self._queue is None:
+            raise IndexError("pop from an empty deque")
+        return self._queue.pop()
+
+    def __bool__(self) -> bool:
+        return bool(self._queue)
+
+    def __len__(self) -> int:
+        return len(self._queue) if self._queue is not None else 0
+
+
+class LeanHttpToolsProtocol(HttpToolsProtocol):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if isinstance(self.pipeline, deque) and not self.pipeline:
+            self.pipeline = _Pipeline()  # type: ignore[assignment]
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        if type(self.flow) is FlowControl:
+            self.flow = LeanFlowControl(transport)
