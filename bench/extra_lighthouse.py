@@ -54,7 +54,12 @@ def main() -> int:
         tempfile.TemporaryDirectory(prefix="l2n-lighthouse-") as tmp,
         Server.service(RESULTS / "logs" / "lighthouse.log", {"LIVE2D_NOTIFY_LOG_LEVEL": "WARNING"}) as server,
     ):
-        report = run_lighthouse(f"http://127.0.0.1:{server.port}/", Path(tmp) / "report.json", Path(tmp) / "profile")
+        url = f"http://127.0.0.1:{server.port}/"
+        try:
+            report = run_lighthouse(url, Path(tmp) / "report.json", Path(tmp) / "profile")
+        except RuntimeError as exc:  # Lighthouse's own "please run Lighthouse again" (NO_NAVSTART…): once more
+            print(f"{str(exc).splitlines()[-1]}: running it once more")
+            report = run_lighthouse(url, Path(tmp) / "report-2.json", Path(tmp) / "profile-2")
     categories = report.get("categories", {})
     scores = {name: categories.get(name, {}).get("score") for name in CATEGORIES}
     audits = report.get("audits", {})

@@ -1,0 +1,199 @@
+"""`make bench`, Web Push: a slow push service never delays publishing (issue 13's "bench figure unchanged").
+
+500 users × 1 stream, `waiting` events (what a push is sent for) at 1,000/s for 10 s over 32 keep-alive
+connections, publish→receive p99 as in the latency rows. Twice, on one server: first with no push
+subscription, then with every user subscribed (its own device, `events: ["waiting"]`) to a local push
+service that takes each request and never answers, so every push worker hangs until its timeout and the
+bounded queue fills. Target: the second p99 at most 20 % or 0.5 ms above the first, nothing lost.
+Also shown: the server's push counters from /metrics (sent, dropped, failed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import secrets
+import sys
+import threading
+
+from harness import RESULTS, Server, free_port, pin_client
+from loadgen import TITLE_FMT, HttpConn, Pool, Publisher, SseConn, create_users, open_streams, percentiles, settle
+
+SKIPPED = 77
+USERS = 500
+RATE = 1000.0
+DURATION = 10.0
+
+
+class WaitingPublisher(Publisher):
+    """The latency rows' publisher, sending `waiting` events: the kind a push goes out for."""
+
+    def _fire(self, conn: HttpConn, seq: int) -> None:
+        import time
+
+        user = seq % len(self.users)
+        seq += self.first_seq
+        t = time.perf_counter_ns()
+        body = (
+            '{"type":"waiting","title":"'
+            + TITLE_FMT.format(t, seq, user)
+            + '","source":"claude","session":"s'
+            + str(seq)
+            + '"}'
+        ).encode()
+        conn.send(
+            self._heads[user] + b"Content-Length: %d\r\n\r\n" % len(body) + body,
+            lambda c, status, _body: self._done(c, status, seq, t),
+        )
+        self.sent += 1
+
+
+def hanging_push_service(port: int) -> threading.Thread:
+    """A push service that reads every request and never answers (in a thread with its own loop)."""
+
+    async def serve() -> None:
+        async def hold(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            try:
+                while await reader.read(65536):
+                    pass
+            finally:
+                writer.close()
+
+        server = await asyncio.start_server(hold, "127.0.0.1", port)
+        async with server:
+            await server.serve_forever()
+
+    thread = threading.Thread(target=lambda: asyncio.run(serve()), daemon=True)
+    thread.start()
+    return thread
+
+
+def subscription(endpoint: str) -> dict[str, object]:
+    """A browser's PushSubscription JSON: a real P-256 public key and auth secret (RFC 8291)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    point = (
+        ec.generate_private_key(ec.SECP256R1())
+        .public_key()
+        .public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+    )
+
+    def b64(raw: bytes) -> str:
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    return {
+        "endpoint": endpoint,
+        "expirationTime": None,
+        "keys": {"p256dh": b64(point), "auth": b64(secrets.token_bytes(16))},
+        "events": ["waiting"],
+    }
+
+
+def push_counters(metrics: str) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for line in metrics.splitlines():
+        if line.startswith("live2d_notify_push_total"):
+            name, _, value = line.rpartition(" ")
+            out[name] = out.get(name, 0.0) + float(value)
+    return out
+
+
+async def run(server: Server, origin: str) -> dict[str, object]:
+    streams: list[SseConn] = []
+    samples: list[int] = []
+    seen: set[int] = set()
+
+    def sink(stream: SseConn, received: int, sent: int, seq: int, user: int) -> None:
+        if seq not in seen:
+            seen.add(seq)
+            samples.append(received - sent)
+
+    async def phase(offset: int) -> dict[str, object]:
+        samples.clear()
+        pool = await Pool.open(server.port, 32)  # fresh: the server closes keep-alive connections idle for 5 s
+        try:
+            pub = WaitingPublisher(pool.conns, people, first_seq=offset)
+            await pub.run(RATE, DURATION)
+            await settle(lambda: len(samples) >= len(pub.accepted), 5.0)
+        finally:
+            pool.close()
+        return {
+            "expected": len(pub.accepted),
+            "delivered": len(samples),
+            "non_2xx": sum(n for status, n in pub.statuses.items() if not 200 <= status < 300),
+            **percentiles(samples),
+        }
+
+    setup = await Pool.open(server.port, 32)
+    try:
+        people = await create_users(setup, USERS)
+    finally:
+        setup.close()
+    try:
+        streams = await open_streams(server.port, people, 1, sink)
+        await asyncio.sleep(0.5)
+        alone = await phase(0)
+        setup = await Pool.open(server.port, 32)
+        try:
+            made = sum(
+                await asyncio.gather(
+                    *(
+                        setup.json(
+                            "POST", "/api/push-subscriptions", u.session, subscription(f"{origin}/push/{u.index}")
+                        )
+                        for u in people
+                    )
+                )
+                and [1] * len(people)
+            )
+        finally:
+            setup.close()
+        await asyncio.sleep(1.0)
+        beside = await phase(10_000_000)
+        setup = await Pool.open(server.port, 1)
+        try:
+            status, raw = await setup.request(b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        finally:
+            setup.close()
+        counters = push_counters(raw.decode(errors="replace")) if status == 200 else {"metrics_status": float(status)}
+    finally:
+        for s in streams:
+            s.close()
+    return {"users": USERS, "rate": RATE, "subscriptions": made, "alone": alone, "beside": beside, "push": counters}
+
+
+def main() -> int:
+    try:
+        import cryptography  # noqa: F401
+        import pywebpush  # noqa: F401
+    except ImportError:
+        print("needs the push extra (pip install '.[push]'): skipped")
+        return SKIPPED
+    port = free_port()
+    origin = f"http://127.0.0.1:{port}"
+    hanging_push_service(port)
+    env = {"LIVE2D_NOTIFY_PUSH_HOSTS": origin, "LIVE2D_NOTIFY_METRICS": "1", "LIVE2D_NOTIFY_LOG_LEVEL": "WARNING"}
+    pin_client()
+    with Server.service(RESULTS / "logs" / "push.log", env) as server:
+        result = asyncio.run(run(server, origin))
+    alone, beside = result["alone"], result["beside"]
+    assert isinstance(alone, dict) and isinstance(beside, dict)
+    a, b = alone["p99_ms"], beside["p99_ms"]
+    lost = any(p["delivered"] != p["expected"] or p["non_2xx"] for p in (alone, beside))
+    ok = a is not None and b is not None and b <= max(a * 1.2, a + 0.5) and not lost
+    print(f"push: {USERS} users × 1 stream, waiting events at {RATE:,.0f}/s, a push service that never answers")
+    print(f"  p99 publish→receive, no subscriptions          {a} ms  ({alone['delivered']}/{alone['expected']})")
+    print(
+        f"  p99 with {result['subscriptions']} subscriptions, pushes hanging {b} ms  ({beside['delivered']}/{beside['expected']})"
+    )
+    for name, value in sorted(dict(result["push"]).items()):  # type: ignore[call-overload]
+        print(f"  {name} {value:g}")
+    print(f"  target: ≤ 20 % or 0.5 ms above, nothing lost: {'PASS' if ok else 'FAIL'}")
+    (RESULTS / "push.json").write_text(json.dumps(result, indent=2) + "\n")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
