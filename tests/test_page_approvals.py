@@ -447,22 +447,29 @@ def test_the_switch_adds_approve_to_the_install_commands_of_the_clis_that_suppor
     expect(page.get_by_role("checkbox", name="Answer permission prompts from this page")).to_have_count(1)
     base = f"--url {shared_server.url} --token {token} --key {mine['userKey']} --detail"
 
+    pyz = f"curl -fsSO {shared_server.url}/live2d-notify.pyz && python3 live2d-notify.pyz"
+
     def command(cli: str) -> Locator:
         return page.locator(f'[data-testid="install-command"][data-cli="{cli}"]')
 
+    def pip(cli: str) -> Locator:
+        return page.locator(f'[data-testid="install-command-pip"][data-cli="{cli}"]')
+
     for cli in test_page_devices.CLIS:
-        expect(command(cli)).to_have_text(f"live2d-notify install {cli} {base}")
+        expect(command(cli)).to_have_text(f"{pyz} install {cli} {base}")
+        expect(pip(cli)).to_have_text(f"live2d-notify install {cli} {base}")
     toggle.check()
     for cli in test_page_devices.CLIS:
-        wanted = f"live2d-notify install {cli} {base}" + (" --approve" if cli in ("claude", "codex", "copilot") else "")
-        expect(command(cli)).to_have_text(wanted)
+        approve = " --approve" if cli in ("claude", "codex", "copilot") else ""
+        expect(command(cli)).to_have_text(f"{pyz} install {cli} {base}{approve}")
+        expect(pip(cli)).to_have_text(f"live2d-notify install {cli} {base}{approve}")
     page.get_by_test_id("approvals-toggle").scroll_into_view_if_needed()
     screenshot(page, "install-approve")
     page.reload()
     expect(page.get_by_test_id("approvals-toggle")).to_be_checked()  # a preference: kept
-    expect(command("claude")).to_have_text(f"live2d-notify install claude {base} --approve")
+    expect(command("claude")).to_have_text(f"{pyz} install claude {base} --approve")
     page.get_by_test_id("approvals-toggle").uncheck()
-    expect(command("claude")).to_have_text(f"live2d-notify install claude {base}")
+    expect(command("claude")).to_have_text(f"{pyz} install claude {base}")
 
 
 # -- a new user key ------------------------------------------------------------------------------------------
