@@ -231,6 +231,7 @@ class Sender:
 
     def start(self) -> None:
         import httpx
+        import pywebpush  # noqa: F401 - imported here, at start-up: imported by the first push it held the loop ~0.2 s
 
         self._client = httpx.AsyncClient(
             follow_redirects=False, timeout=httpx.Timeout(TIMEOUT), limits=httpx.Limits(max_connections=20)
