@@ -23,7 +23,6 @@ from typing import Any
 from harness import RESULTS, Server, free_port, pin_client
 from loadgen import (
     TITLE_FMT,
-    HttpConn,
     Pool,
     Publisher,
     SseConn,
@@ -47,24 +46,10 @@ SESSIONS = 8  # per user, in turn: each comes back every 4 s, past the 3 s windo
 class WaitingPublisher(Publisher):
     """The latency rows' publisher, sending `waiting` events: the kind a push goes out for."""
 
-    def _fire(self, conn: HttpConn, seq: int) -> None:
-        import time
-
-        user = seq % len(self.users)
-        seq += self.first_seq
-        t = time.perf_counter_ns()
-        body = (
-            '{"type":"waiting","title":"'
-            + TITLE_FMT.format(t, seq, user)
-            + '","source":"claude","session":"s'
-            + str(seq // len(self.users) % SESSIONS)
-            + '"}'
-        ).encode()
-        conn.send(
-            self._heads[user] + b"Content-Length: %d\r\n\r\n" % len(body) + body,
-            lambda c, status, _body: self._done(c, status, seq, t),
-        )
-        self.sent += 1
+    def event(self, t: int, seq: int, user: int) -> bytes:
+        session = seq // len(self.users) % SESSIONS
+        title = TITLE_FMT.format(t, seq, user)
+        return f'{{"type":"waiting","title":"{title}","source":"claude","session":"s{session}"}}'.encode()
 
 
 def hanging_push_service(port: int) -> threading.Thread:

@@ -325,16 +325,20 @@ class Publisher:
         user = seq % len(self.users)
         seq += self.first_seq
         t = time.perf_counter_ns()
-        body = (
-            '{"type":"progress","title":"'
-            + TITLE_FMT.format(t, seq, user)
-            + '","message":"Running the test suite","source":"claude","tool":"Bash"}'
-        ).encode()
+        body = self.event(t, seq, user)
         conn.send(
             self._heads[user] + b"Content-Length: %d\r\n\r\n" % len(body) + body,
             lambda c, status, _body: self._done(c, status, seq, t),
         )
         self.sent += 1
+
+    def event(self, t: int, seq: int, user: int) -> bytes:
+        """The JSON body of event `seq` for `user`, its title carrying the send time `t`."""
+        return (
+            '{"type":"progress","title":"'
+            + TITLE_FMT.format(t, seq, user)
+            + '","message":"Running the test suite","source":"claude","tool":"Bash"}'
+        ).encode()
 
     def _done(self, conn: HttpConn, status: int, seq: int, t: int) -> None:
         self.rtt_ns.append(time.perf_counter_ns() - t)

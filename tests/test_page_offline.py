@@ -10,19 +10,18 @@ import base64
 import json
 import re
 import struct
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
+from playwright.sync_api import BrowserContext, Page, Playwright, expect
 
+from tests import test_page
 from tests.page_browser import (
     CHROMIUM,
     CHROMIUM_ARGS,
     ROOT,
     SCREENSHOTS,
-    require_chromium,
     screenshot,
     wait_until,
 )
@@ -71,35 +70,10 @@ def test_the_service_worker_never_handles_api_or_credentialed_requests() -> None
 
 
 # -- browser fixtures ------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def playwright() -> Iterator[Playwright]:
-    require_chromium()
-    if not (STATIC / "node_modules" / "pixi.js").is_dir():
-        pytest.fail("static/node_modules is missing: run `npm ci --prefix static`")
-    with sync_playwright() as p:
-        yield p
-
-
-@pytest.fixture(scope="module")
-def browser(playwright: Playwright) -> Iterator[Browser]:
-    b = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-    yield b
-    b.close()
-
-
-@pytest.fixture
-def new_context(browser: Browser) -> Iterator[Callable[..., BrowserContext]]:
-    made: list[BrowserContext] = []
-
-    def make(**options: Any) -> BrowserContext:
-        options.setdefault("viewport", {"width": 1280, "height": 900})
-        ctx = browser.new_context(**options)
-        made.append(ctx)
-        return ctx
-
-    yield make
-    for ctx in made:
-        ctx.close()
+# The page tests' own browser fixtures.
+playwright = test_page.playwright
+browser = test_page.browser
+new_context = test_page.new_context
 
 
 def open_live(ctx: BrowserContext, server: LiveServer, path: str = "/") -> Page:

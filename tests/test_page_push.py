@@ -21,15 +21,13 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
+from tests import test_page
 from tests.page_browser import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     HIDDEN_SWITCH,
     ROOT,
     b64url,
-    require_chromium,
     screenshot,
     seal,
     sub_key,
@@ -67,20 +65,9 @@ PERMISSION_COUNTER = """
 """
 
 
-@pytest.fixture(scope="module")
-def playwright() -> Iterator[Playwright]:
-    require_chromium()
-    if not (STATIC / "node_modules" / "pixi.js").is_dir():
-        pytest.fail("static/node_modules is missing: run `npm ci --prefix static`")
-    with sync_playwright() as p:
-        yield p
-
-
-@pytest.fixture(scope="module")
-def browser(playwright: Playwright) -> Iterator[Browser]:
-    b = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-    yield b
-    b.close()
+# The page tests' own browser fixtures.
+playwright = test_page.playwright
+browser = test_page.browser
 
 
 @pytest.fixture
