@@ -355,7 +355,8 @@ def table_rows(r: dict[str, dict[str, Any]], extras: dict[str, dict[str, Any]]) 
             rows.append(
                 Row(
                     "  µs per event: 1 process / 2 processes + redis-server",
-                    f"{c['single_us']:.0f} / {c['pair_us']:.0f} ({c['processes_us']:.0f} + {c['redis_us']:.0f})",
+                    f"{c['single_us']:.0f} / {c['pair_us']:.0f} ({c['processes_us']:.0f} + {c['redis_us']:.0f})"
+                    + (f"; rounds {', '.join(f'{r:.2f}x' for r in c['ratios'])}" if c.get("ratios") else ""),
                 )
             )
 

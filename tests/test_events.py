@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from live2d_notify.events import Deduper, Event, IdClock, InvalidEvent, validate
+from live2d_notify.events import Arrival, Deduper, Event, IdClock, InvalidEvent, encode_middle, validate
 
 
 def test_validate_drops_unknown_fields_and_defaults_source() -> None:
@@ -85,3 +85,28 @@ def test_deduper_lets_a_key_through_once_per_window() -> None:
     assert d.first(("u", "other"))
     now[0] = 3.5
     assert d.first(("u", "s"))
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"type": "success", "title": "Done ✓ «ça»", "source": "claude", "session": "s-1"},
+        {"type": "waiting", "title": 'a "quote" \\ and\ttab', "approval_id": "ap_123", "sealed": "v1.abc"},
+        {"type": "info"},
+    ],
+)
+def test_a_frame_built_from_the_shipped_middle_is_the_frame_itself(fields: dict[str, str]) -> None:
+    """Redis carries `encode_middle`'s JSON; the receiving process splices in the id and time without
+    decoding it, and must get byte for byte the frame the publisher would have made."""
+    clean = validate(fields)
+    clean["approval_id"] = fields.get("approval_id")
+    event_id, us = IdClock().next()
+    event = Event.from_parts(event_id, us, clean)
+    _, middle = encode_middle(clean)
+    assert "\n" not in middle.partition("\n")[0]
+    assert Arrival.of(event_id, us, middle.encode()).frame == event.frame
+    data = json.loads(event.frame.decode().split("\n")[2][len("data: ") :])
+    assert data == event.fields and list(data)[:2] == ["id", "type"] and list(data)[-1] in ("ts", "approval_id")
+    # What a process of the previous version put on the wire (the whole data object) reads the same.
+    old = json.dumps({k: v for k, v in data.items() if k not in ("id", "ts")}).encode()
+    assert Arrival.of(event_id, us, old).frame == event.frame

@@ -128,6 +128,51 @@ async def test_rate_limit_is_shared(server_factory, redis_server: RedisServer) -
     assert codes == [202, 202, 202, 202, 429, 429]
 
 
+async def test_every_request_counts_once_whether_or_not_it_publishes(server_factory, redis_server: RedisServer) -> None:  # type: ignore[no-untyped-def]
+    """With Redis a publish's hits ride in the publish's own script; a request that ends before publishing
+    (a repeated prompt, a bad body) is counted on its own, and over the limit the 429 comes first."""
+    env = {
+        "LIVE2D_NOTIFY_REDIS_URL": redis_server.url,
+        "LIVE2D_NOTIFY_SECRET_KEYS": KEYS,
+        "LIVE2D_NOTIFY_HOOK_RATE": "3/minute",
+    }
+    a, b = server_factory(env), server_factory(env)
+    u = new_user(a.url)
+    prompt = {"type": "waiting", "title": "Allow?", "session": "s1"}
+    first = httpx.post(a.url + "/api/events", json=prompt, headers=bearer(u["hook_token"]))
+    again = httpx.post(a.url + "/api/events", json=prompt, headers=bearer(u["hook_token"]))
+    assert first.status_code == 202 and "id" in first.json()
+    assert again.status_code == 202 and again.json() == {"ignored": True}
+    bad = httpx.post(b.url + "/api/events", json={"type": "nope"}, headers=bearer(u["hook_token"]))
+    assert bad.status_code == 422 and bad.json()["error"]["code"] == "invalid_event"
+    for srv in (a, b):  # three counted: the limit is reached on both processes, bad bodies or not
+        for body in ({"type": "info"}, {"type": "nope"}):
+            r = httpx.post(srv.url + "/api/events", json=body, headers=bearer(u["hook_token"]))
+            assert r.status_code == 429 and r.json()["error"]["code"] == "rate_limited", r.text
+            assert int(r.headers["retry-after"]) >= 1 and r.headers["ratelimit-limit"] == "3"
+    other = new_user(b.url)  # another user's token is counted apart
+    r = httpx.post(a.url + "/api/events", json={"type": "info"}, headers=bearer(other["hook_token"]))
+    assert r.status_code == 202
+
+
+async def test_the_user_limit_holds_across_tokens_and_processes(server_factory, redis_server: RedisServer) -> None:  # type: ignore[no-untyped-def]
+    env = {
+        "LIVE2D_NOTIFY_REDIS_URL": redis_server.url,
+        "LIVE2D_NOTIFY_SECRET_KEYS": KEYS,
+        "LIVE2D_NOTIFY_USER_PUBLISH_RATE": "3/minute",
+    }
+    a, b = server_factory(env), server_factory(env)
+    u = new_user(a.url)
+    extra = httpx.post(a.url + "/api/tokens", headers=bearer(u["session_token"])).json()["token"]
+    codes = [
+        httpx.post(srv.url + "/api/events", json={"type": "info"}, headers=bearer(token)).status_code
+        for srv, token in ((a, u["hook_token"]), (b, extra), (a, extra), (b, u["hook_token"]), (a, extra))
+    ]
+    assert codes == [202, 202, 202, 429, 429]
+    r = httpx.post(b.url + "/api/events", json={"type": "info"}, headers=bearer(extra))
+    assert "this user's hook tokens" in r.json()["error"]["message"]
+
+
 async def test_stream_cap_holds_across_processes(server_factory, redis_server: RedisServer) -> None:  # type: ignore[no-untyped-def]
     env = {
         "LIVE2D_NOTIFY_REDIS_URL": redis_server.url,

@@ -75,13 +75,56 @@ class _Pipeline:
         return len(self._queue) if self._queue is not None else 0
 
 
+class HeldHeaders:
+    """What a response is written through: its status line and headers wait for its first body bytes, so
+    both leave in one system call and one packet, not two (uvicorn writes them apart). Headers with no body
+    to follow within the loop turn (a 204, a stream that starts later) go on their own."""
+
+    __slots__ = ("_held", "_transport")
+
+    def __init__(self, transport: asyncio.Transport) -> None:
+        self._transport = transport
+        self._held: bytes | None = None
+
+    def write(self, data: bytes) -> None:
+        held = self._held
+        if held is not None:
+            self._held = None
+            self._transport.writelines((held, data))
+        elif data.startswith(b"HTTP/") and data.endswith(b"\r\n\r\n"):
+            self._held = data
+            asyncio.get_running_loop().call_soon(self.flush)
+        else:
+            self._transport.write(data)
+
+    def flush(self) -> None:
+        held = self._held
+        if held is not None:
+            self._held = None
+            self._transport.write(held)
+
+    def close(self) -> None:
+        self.flush()
+        self._transport.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+
 class LeanHttpToolsProtocol(HttpToolsProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if isinstance(self.pipeline, deque) and not self.pipeline:
             self.pipeline = _Pipeline()  # type: ignore[assignment]
+        self._writes: HeldHeaders | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         if type(self.flow) is FlowControl:
             self.flow = LeanFlowControl(transport)
+        self._writes = HeldHeaders(transport)
+
+    def on_headers_complete(self) -> None:
+        super().on_headers_complete()
+        if self._writes is not None and self.cycle is not None and self.cycle.transport is self.transport:
+            self.cycle.transport = self._writes  # type: ignore[assignment]  # the request's task has not run yet

@@ -114,22 +114,60 @@ class Event:
 
     @classmethod
     def from_parts(cls, event_id: str, us: int, fields: dict[str, str | None]) -> Event:
-        data = {
-            "id": event_id,
-            "type": fields["type"],
-            "source": fields.get("source") or DEFAULT_SOURCE,
-            "title": fields.get("title"),
-            "message": fields.get("message"),
-            "tool": fields.get("tool"),
-            "session": fields.get("session"),
-            "sealed": fields.get("sealed"),
-            "ts": iso(us / 1_000_000),
-        }
-        if fields.get("approval_id"):
-            data["approval_id"] = fields["approval_id"]
-        payload = _encode_flat(data)
-        frame = f"event: agent\nid: {event_id}\ndata: {payload}\n\n".encode()
-        return cls(event_id, us, data, frame)
+        return cls.from_middle(event_id, us, *encode_middle(fields))
+
+    @classmethod
+    def from_middle(cls, event_id: str, us: int, data: dict[str, str | None], middle: str) -> Event:
+        """The event from `encode_middle`'s halves and the id it was given."""
+        ts = iso(us / 1_000_000)
+        full: dict[str, str | None] = {"id": event_id, **data, "ts": ts}
+        if "approval_id" in data:
+            full["approval_id"] = full.pop("approval_id")  # after ts, as it always was
+        inner, _, tail = middle.partition("\n")
+        frame = f'event: agent\nid: {event_id}\ndata: {{"id":"{event_id}",{inner},"ts":"{ts}"{tail}}}\n\n'.encode()
+        return cls(event_id, us, full, frame)
+
+
+@dataclass(slots=True)
+class Arrival:
+    """An event another process published, as it arrives here: its id and frame, built without decoding it."""
+
+    id: str
+    frame: bytes
+
+    @classmethod
+    def of(cls, event_id: str, us: int, middle: bytes) -> Arrival:
+        """From the id Redis gave it and `encode_middle`'s JSON, as the publishing process sent it."""
+        if middle.startswith(b"{"):  # a whole data object, as versions before this one published
+            return cls(event_id, Event.from_parts(event_id, us, json.loads(middle)).frame)
+        inner, _, tail = middle.partition(b"\n")
+        eid = event_id.encode()
+        ts = iso(us / 1_000_000).encode()
+        return cls(
+            event_id,
+            b"".join((_FRAME_HEAD, eid, b'\ndata: {"id":"', eid, b'",', inner, b',"ts":"', ts, b'"', tail, b"}\n\n")),
+        )
+
+
+def encode_middle(fields: dict[str, str | None]) -> tuple[dict[str, str | None], str]:
+    """What an event's data holds but its id and time, as a dict and as the JSON the frame has between
+    those two (anything after the time follows a newline, which JSON never holds raw). The id comes later:
+    from this process's clock, or from Redis, which every process then builds the frame with (`Arrival`)."""
+    data: dict[str, str | None] = {
+        "type": fields["type"],
+        "source": fields.get("source") or DEFAULT_SOURCE,
+        "title": fields.get("title"),
+        "message": fields.get("message"),
+        "tool": fields.get("tool"),
+        "session": fields.get("session"),
+        "sealed": fields.get("sealed"),
+    }
+    middle = _encode_members(data)
+    approval = fields.get("approval_id")
+    if approval:
+        data["approval_id"] = approval
+        middle += '\n,"approval_id":' + encode_basestring(approval)
+    return data, middle
 
 
 _FRAME_HEAD = b"event: agent\nid: "
@@ -156,15 +194,11 @@ class Note:
     id: None = None
 
 
-def _encode_flat(data: dict[str, str | None]) -> str:
-    """Compact JSON of a flat object of strings and nulls, non-ASCII kept as is (what
-    `json.dumps(..., ensure_ascii=False, separators=(",", ":"))` gives, without building an encoder
-    per call). `encode_basestring` escapes quotes, backslashes and every control character."""
-    return (
-        "{"
-        + ",".join(f'"{key}":{"null" if value is None else encode_basestring(value)}' for key, value in data.items())
-        + "}"
-    )
+def _encode_members(data: dict[str, str | None]) -> str:
+    """The members of compact JSON of a flat object of strings and nulls, non-ASCII kept as is (what
+    `json.dumps(..., ensure_ascii=False, separators=(",", ":"))` gives between its braces, without building
+    an encoder per call). `encode_basestring` escapes quotes, backslashes and every control character."""
+    return ",".join(f'"{key}":{"null" if value is None else encode_basestring(value)}' for key, value in data.items())
 
 
 _iso_second: list[Any] = [-1, ""]  # the formatted second, reused by every event within it

@@ -14,7 +14,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from live2d_notify.events import Event, Note, control_frame, frame_id, frame_us
+from live2d_notify.events import Arrival, Event, Note, control_frame, frame_id, frame_us
 
 
 class TooManyStreams(Exception):
@@ -41,26 +41,26 @@ class Ring:
     from the id): a hosted server holds the ring of every user active in the last `age` seconds.
     """
 
-    __slots__ = ("_clock", "age", "evicted_last", "frames", "size")
+    __slots__ = ("_clock", "age", "evicted", "frames", "size")
 
     def __init__(self, size: int, age: float, clock: Callable[[], float]) -> None:
         self.size = size
         self.age = age
         self._clock = clock
         self.frames: deque[bytes] = deque()
-        self.evicted_last: str | None = None  # id of the newest event trimmed off
+        self.evicted: bytes | None = None  # the newest frame trimmed off (its id read only when asked)
 
     def append(self, frame: bytes) -> None:
         frames = self.frames
         frames.append(frame)
         if len(frames) > self.size:
-            self.evicted_last = frame_id(frames.popleft())
+            self.evicted = frames.popleft()
 
     def trim(self) -> None:
         horizon = int((self._clock() - self.age) * 1_000_000)
         frames = self.frames
         while frames and frame_us(frames[0]) < horizon:
-            self.evicted_last = frame_id(frames.popleft())
+            self.evicted = frames.popleft()
 
     def after(self, last_id: str | None) -> list[bytes]:
         self.trim()
@@ -72,6 +72,11 @@ class Ring:
         """Frames after `last_id`, and whether the ring covers the whole gap since it."""
         self.trim()
         return since(list(self.frames), last_id, self.evicted_last)
+
+    @property
+    def evicted_last(self) -> str | None:
+        """The id of the newest event trimmed off."""
+        return frame_id(self.evicted) if self.evicted is not None else None
 
     @property
     def newest(self) -> str | None:
@@ -197,7 +202,7 @@ class Stream:
         self.beat_due = 0.0
         self.beat_slot = 0
 
-    def push(self, event: Event | Note) -> bool:
+    def push(self, event: Event | Arrival | Note) -> bool:
         """Queue an event; on overflow drop the backlog and flag a reset (False). Never blocks."""
         if self.closed:
             return False
@@ -335,7 +340,7 @@ class Hub:
         return user
 
     # -- publishing -------------------------------------------------------------------------
-    def deliver(self, user_id: str, event: Event) -> int:
+    def deliver(self, user_id: str, event: Event | Arrival) -> int:
         """Remember the event for replay and hand its frame to each of the user's open streams."""
         user = self._user(user_id)
         user.ring.append(event.frame)
@@ -404,7 +409,7 @@ class Hub:
         self.open_streams += 1
         return stream
 
-    def catch_up(self, stream: Stream, last_event_id: str | None, shared: list[Event] | None = None) -> bytes:
+    def catch_up(self, stream: Stream, last_event_id: str | None, shared: list[Arrival] | None = None) -> bytes:
         """`event: reset` and/or the missed events for a stream opened with a Last-Event-ID.
 
         `shared` is a shared replay buffer (Redis) read after `subscribe`; events it holds that also sit

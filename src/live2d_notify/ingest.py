@@ -19,6 +19,7 @@ from live2d_notify.brokers import BrokerUnavailable
 from live2d_notify.errors import ApiError, from_invalid_event
 from live2d_notify.events import Event, InvalidEvent, validate
 from live2d_notify.logs import log_level
+from live2d_notify.ratelimit import Refused, Tally
 from live2d_notify.replies import Reply, error_reply, send_reply
 from live2d_notify.services import Services, services_of
 from live2d_notify.store import AuditRow
@@ -46,57 +47,45 @@ class PublishEndpoint:
     """One event in: verify, rate-limit, read, normalise, validate, publish; never raises."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send_reply(send, await self.reply(scope, receive))
+
+    async def reply(self, scope: Scope, receive: Receive) -> Reply:
+        """The whole answer (fastpath.py sends it itself)."""
         source: str | None = scope.get("path_params", {}).get("source")
-        await send_reply(send, await handle_publish(services_of(scope), scope, receive, source))
+        return await handle_publish(services_of(scope), scope, receive, source)
 
 
 async def handle_publish(svc: Services, scope: Scope, receive: Receive, source: str | None) -> Reply:
     if source is not None and source not in hooks.SOURCES:
         return error_reply(ApiError(404, "not_found", f"No hook source named {source[:32]!r}."))
     claims: Claims | None = None
+    tally: Tally | None = None
     try:
         auth, ctype, length = _headers(scope)
         claims = verify(svc, bearer_token(auth), HOOK_ONLY)
         limits = svc.limits
-        limited = await svc.limiter.hit(limits.hook, "hook", claims.token_id)
-        if limited:
-            svc.metrics.rate_limited.labels("hook").inc()
-            raise ApiError(
-                429, "rate_limited", "Too many events for this hook token; slow down.", headers=limited.headers()
-            )
-        limited = await svc.limiter.hit(limits.user_publish, "publish", claims.user_id)
-        if limited:
-            svc.metrics.rate_limited.labels("user").inc()
-            raise ApiError(
-                429,
-                "rate_limited",
-                "Too many events for this user's hook tokens; slow down.",
-                headers=limited.headers(),
-            )
-        body = await read_body(receive, EVENT_BODY_LIMIT if source is None else HOOK_BODY_LIMIT, length)
-        payload = parse_json(body, ctype)
-        del body
-        if source is None or source == "generic":
-            candidate = payload
-        else:
-            try:
-                candidate = hooks.normalise(source, payload)
-            except Exception:  # noqa: BLE001 - a payload must never cause a 5xx
-                candidate = None
-            if candidate is None:
-                svc.metrics.events_ignored.labels("not_notifiable").inc()
-                return IGNORED
-            candidate = {
-                **candidate,
-                "source": candidate.get("source") or source,
-                "sealed": payload.get("sealed") if isinstance(payload, dict) else None,
-            }
-        del payload  # the raw payload goes no further than this function
+        # The token's limits, then (if those allow it) the user's. One process counts them here; with Redis
+        # they are counted by the publish's own script, or by `settle` if the request ends before it.
+        tally = svc.limiter.tally(
+            ((limits.hook, "hook", claims.token_id), (limits.user_publish, "publish", claims.user_id))
+        )
+        if tally.refused:
+            raise _too_many(svc, tally.refused)
         try:
-            fields = validate(candidate)
-        except InvalidEvent as exc:
-            raise from_invalid_event(exc) from None
-        event = await publish_fields(svc, claims, fields)
+            fields = await _read_event(scope, receive, source, ctype, length)
+            if fields is None:
+                svc.metrics.events_ignored.labels("not_notifiable").inc()
+                event = None
+            else:
+                event = await publish_fields(svc, claims, fields, tally=tally)
+        except Refused as over:
+            raise _too_many(svc, over) from None
+        except ApiError as exc:
+            if exc.code != "unavailable" and (late := await svc.limiter.settle(tally)):
+                raise _too_many(svc, late) from None  # over a limit: that answer comes first
+            raise
+        if late := await svc.limiter.settle(tally):  # nothing was published: count its hits now
+            raise _too_many(svc, late)
     except ApiError as exc:
         svc.metrics.events_rejected.labels(exc.code).inc()
         if svc.audit is not None:
@@ -111,6 +100,8 @@ async def handle_publish(svc: Services, scope: Scope, receive: Receive, source: 
                 )
             )
         return error_reply(exc)
+    if fields is None:
+        return IGNORED
     svc.metrics.hot.accepted["api" if source is None else "hook"] += 1
     if event is None:
         return IGNORED
@@ -119,11 +110,49 @@ async def handle_publish(svc: Services, scope: Scope, receive: Receive, source: 
     return Reply(202, b'{"id":"' + event.id.encode() + b'","type":"' + str(fields["type"]).encode() + b'"}')
 
 
+def _too_many(svc: Services, refused: Refused) -> ApiError:
+    whose = ("hook", "this hook token") if refused.index == 0 else ("user", "this user's hook tokens")
+    svc.metrics.rate_limited.labels(whose[0]).inc()
+    return ApiError(
+        429, "rate_limited", f"Too many events for {whose[1]}; slow down.", headers=refused.limited.headers()
+    )
+
+
+async def _read_event(
+    scope: Scope, receive: Receive, source: str | None, ctype: str | None, length: str | None
+) -> dict[str, str | None] | None:
+    """The body, read, parsed, normalised (a CLI's hook payload) and validated: the event's fields, or
+    None when a hook payload is nothing to notify about. The raw payload goes no further than here."""
+    body = await read_body(receive, EVENT_BODY_LIMIT if source is None else HOOK_BODY_LIMIT, length)
+    payload = parse_json(body, ctype)
+    del body
+    if source is None or source == "generic":
+        candidate = payload
+    else:
+        try:
+            candidate = hooks.normalise(source, payload)
+        except Exception:  # noqa: BLE001 - a payload must never cause a 5xx
+            candidate = None
+        if candidate is None:
+            return None
+        candidate = {
+            **candidate,
+            "source": candidate.get("source") or source,
+            "sealed": payload.get("sealed") if isinstance(payload, dict) else None,
+        }
+    del payload
+    try:
+        return validate(candidate)
+    except InvalidEvent as exc:
+        raise from_invalid_event(exc) from None
+
+
 async def publish_fields(
-    svc: Services, claims: Claims, fields: dict[str, str | None], *, dedupe: bool = True
+    svc: Services, claims: Claims, fields: dict[str, str | None], *, dedupe: bool = True, tally: Tally | None = None
 ) -> Event | None:
     """Dedupe and publish; None when it repeats a permission prompt delivered a moment ago. A later
-    event of a session with a pending approval withdraws it (the terminal answered)."""
+    event of a session with a pending approval withdraws it (the terminal answered). A tally's pending
+    hits are counted by the publish (`ratelimit.Refused` if one goes over)."""
     session = fields["session"]
     if (
         dedupe
@@ -134,7 +163,7 @@ async def publish_fields(
         svc.metrics.events_ignored.labels("duplicate").inc()
         return None
     try:
-        event = await svc.broker.publish(claims.user_id, fields)
+        event = await svc.broker.publish(claims.user_id, fields, tally)
     except BrokerUnavailable:
         raise ApiError(
             503, "unavailable", "The event broker is unreachable; try again shortly.", headers={"Retry-After": "1"}

@@ -3,7 +3,9 @@
 In one process the windows are a dict in memory (a hit is a dict lookup and never awaits). With a Redis URL
 the counters live in Redis, shared by every process, so N processes don't multiply an allowance: the
 same fixed windows, one Lua call per request for all of its limits, and every request of one loop turn
-in one pipeline (`limits`' own async storage made a round trip per limit per request).
+in one pipeline (`limits`' own async storage made a round trip per limit per request). A publish goes
+further: its hits ride in the publish's own script (`Tally`, `COUNT_LUA`), so an event costs Redis one
+call, not two or three.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import hashlib
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from limits import RateLimitItem, parse_many
@@ -37,10 +39,51 @@ class Limited:
         }
 
 
+Hit = tuple[Sequence[RateLimitItem], str, str]  # limits, namespace, key: one hit counted against each limit
+
+
+class Refused(Exception):
+    """A tally's hit went over a limit: which hit (its index in the tally) and the refusal."""
+
+    def __init__(self, index: int, limited: Limited) -> None:
+        super().__init__(index)
+        self.index = index
+        self.limited = limited
+
+
+@dataclass(slots=True)
+class Tally:
+    """The hits of one request, counted in order until one goes over (its later hits are not counted).
+
+    In one process they are counted when the tally is made (`refused` is the outcome). With Redis they
+    wait (`pending`) for the script that counts them: the publish's own (brokers/redis.py runs `COUNT_LUA`
+    with `keys` and `args` before publishing), or `RateLimiter.settle` when the request ends another way.
+    """
+
+    hits: tuple[Hit, ...]
+    pending: bool = False
+    refused: Refused | None = None
+    keys: list[str] = field(default_factory=list)
+    args: list[int] = field(default_factory=list)
+    owners: list[tuple[int, RateLimitItem]] = field(default_factory=list)  # each key's hit and limit
+
+    def outcome(self, reply: Any) -> Refused | None:
+        """Read a counting script's answer: `{0, 0}`, or the 1-based key that went over and its TTL."""
+        self.pending = False
+        if not isinstance(reply, list) or len(reply) != 2 or not reply[0]:
+            self.refused = None  # under every limit, or an answer we can't read: fail open
+        else:
+            index, item = self.owners[int(reply[0]) - 1]
+            ttl = max(1, int(reply[1]))
+            self.refused = Refused(index, Limited(item, ttl, time.time() + ttl))
+        return self.refused
+
+
 class RateLimiter:
     def __init__(self, redis_url: str | None = None) -> None:
         self._local: _LocalWindows | None = None
         self._shared: _SharedWindows | None = None
+        self._keys: dict[tuple[int, str], list[tuple[RateLimitItem, str, str, int, int]]] = {}
         if redis_url:
             self._shared = _SharedWindows(redis_url)
         else:
@@ -56,6 +99,46 @@ class RateLimiter:
             return self._local.hit(items, namespace, key, time.time())
         assert self._shared is not None
         return await self._shared.hit(items, namespace, key)
+
+    def tally(self, hits: Sequence[Hit]) -> Tally:
+        """Count `hits` now (one process), or make them ready to ride in the next counting script (Redis)."""
+        tally = Tally(tuple(hits))
+        if self._local is not None:
+            now = time.time()
+            for index, (items, namespace, key) in enumerate(hits):
+                limited = self._local.hit(items, namespace, key, now)
+                if limited:
+                    tally.refused = Refused(index, limited)
+                    break
+            return tally
+        for index, (items, namespace, key) in enumerate(hits):
+            for item, head, tail, amount, window in self._counters(items, namespace):
+                tally.keys.append(head + key + tail)
+                tally.args += (amount, window)
+                tally.owners.append((index, item))
+        tally.pending = bool(tally.keys)
+        return tally
+
+    def _counters(
+        self, items: Sequence[RateLimitItem], namespace: str
+    ) -> list[tuple[RateLimitItem, str, str, int, int]]:
+        """Each limit's Redis key around the hit's key, its amount and window: worked out once per limits
+        and namespace (the limits live as long as the app, services.Limits), not per request."""
+        slot = (id(items), namespace)
+        counters = self._keys.get(slot)
+        if counters is None:
+            counters = self._keys[slot] = []
+            for item in items:
+                head, _, tail = f"l2n:limits:{item.key_for(namespace, chr(0))}".partition(chr(0))
+                counters.append((item, head, tail, item.amount, item.get_expiry()))
+        return counters
+
+    async def settle(self, tally: Tally) -> Refused | None:
+        """The tally's outcome, counting its hits first if they still wait (the request ends before publishing)."""
+        if tally.pending:
+            assert self._shared is not None
+            tally.outcome(await self._shared.count(tally.keys, tally.args))
+        return tally.refused
 
     def expire(self) -> None:
         """Drop expired windows (housekeeping; a hit also starts its own expired window afresh)."""
@@ -100,22 +183,30 @@ class _LocalWindows:
             del self._windows[slot]
 
 
-# KEYS: one counter per limit, in order. ARGV: (amount, window seconds) per key. Returns {0, 0}, or the
-# 1-based index of the first limit exceeded and the seconds left in its window. Fixed windows, as
-# `limits` counts them: the first hit starts the window; a refused hit still counts.
-_HIT = """
-for i, key in ipairs(KEYS) do
-  local n = redis.call('INCR', key)
-  local window = tonumber(ARGV[2 * i])
-  if n == 1 then redis.call('EXPIRE', key, window) end
-  if n > tonumber(ARGV[2 * i - 1]) then
-    local ttl = redis.call('TTL', key)
-    if ttl < 0 then redis.call('EXPIRE', key, window); ttl = window end
-    return {i, ttl}
+# Counts one hit against each of `n` counters, KEYS[k0 + 1 ..], whose (amount, window seconds) pairs are at
+# ARGV[a0 + 1 ..]: nil, or the 1-based index of the first limit exceeded and the seconds left in its window.
+# Fixed windows, as `limits` counts them: the first hit starts the window; a refused hit still counts. A
+# Lua chunk of its own so that the publish script (brokers/redis.py) counts a request's hits the same way.
+COUNT_LUA = """
+local function count_hits(n, k0, a0)
+  for i = 1, n do
+    local key = KEYS[k0 + i]
+    local c = redis.call('INCR', key)
+    local window = tonumber(ARGV[a0 + 2 * i])
+    if c == 1 then redis.call('EXPIRE', key, window) end
+    if c > tonumber(ARGV[a0 + 2 * i - 1]) then
+      local ttl = redis.call('TTL', key)
+      if ttl < 0 then redis.call('EXPIRE', key, window); ttl = window end
+      return {i, ttl}
+    end
   end
+  return nil
 end
-return {0, 0}
 """
+
+# KEYS: one counter per limit, in order. ARGV: (amount, window seconds) per key. Returns {0, 0}, or the
+# 1-based index of the first limit exceeded and the seconds left in its window.
+_HIT = COUNT_LUA + "return count_hits(#KEYS, 0, 0) or {0, 0}\n"
 
 
 class _SharedWindows:
@@ -130,12 +221,19 @@ class _SharedWindows:
         self._batch: list[tuple[tuple[str | int, ...], asyncio.Future[Any]]] = []
 
     async def hit(self, items: Sequence[RateLimitItem], namespace: str, key: str) -> Limited | None:
-        from live2d_notify.brokers.wire import ReplyError
-
         if not items:
             return None
         keys = [f"l2n:limits:{item.key_for(namespace, key)}" for item in items]
-        args = [n for item in items for n in (item.amount, item.get_expiry())]
+        reply = await self.count(keys, [n for item in items for n in (item.amount, item.get_expiry())])
+        if not isinstance(reply, list) or not reply[0]:
+            return None  # under every limit, or an answer we can't read: fail open
+        which, ttl = reply
+        return Limited(items[int(which) - 1], max(1, int(ttl)), time.time() + int(ttl))
+
+    async def count(self, keys: Sequence[str], args: Sequence[int]) -> Any:
+        """Run the counting script; its reply, or None when Redis can't be asked (fail open)."""
+        from live2d_notify.brokers.wire import ReplyError
+
         command: tuple[str | int, ...] = ("EVALSHA", self._sha, len(keys), *keys, *args)
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
@@ -148,10 +246,7 @@ class _SharedWindows:
                 _, reply = await self.wire.calls([("SCRIPT", "LOAD", _HIT), command])
         except Exception:  # noqa: BLE001 - Redis down: don't refuse everyone, don't crash
             return None
-        if not isinstance(reply, list) or not reply[0]:
-            return None  # under every limit, or an answer we can't read: fail open
-        which, ttl = reply
-        return Limited(items[int(which) - 1], max(1, int(ttl)), time.time() + int(ttl))
+        return reply
 
     def _send(self) -> None:
         batch, self._batch = self._batch, []

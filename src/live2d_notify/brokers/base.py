@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from live2d_notify.events import Event
+from live2d_notify.events import Arrival, Event
+from live2d_notify.ratelimit import Tally
 from live2d_notify.records import Records
 
 
@@ -26,10 +27,12 @@ class Broker(Protocol):
     async def start(self) -> None:
         """Connect, load revocations into the mirror, and begin listening."""
 
-    async def publish(self, user_id: str, fields: dict[str, str | None]) -> Event:
-        """Give the event its id, keep it for replay, and deliver it to the user's streams everywhere."""
+    async def publish(self, user_id: str, fields: dict[str, str | None], tally: Tally | None = None) -> Event:
+        """Give the event its id, keep it for replay, and deliver it to the user's streams everywhere. A
+        tally whose hits still wait (Redis) is counted first, in the same call: `ratelimit.Refused` when
+        one goes over, and then nothing is published."""
 
-    async def history(self, user_id: str) -> list[Event] | None:
+    async def history(self, user_id: str) -> list[Arrival] | None:
         """The shared replay buffer, oldest first; None when this process's own ring is the buffer."""
 
     async def agents(self, user_id: str) -> list[dict[str, Any]]:

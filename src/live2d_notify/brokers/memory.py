@@ -11,9 +11,10 @@ from loguru import logger
 
 from live2d_notify import agents
 from live2d_notify.agents import Agents
-from live2d_notify.events import Event, IdClock
+from live2d_notify.events import Arrival, Event, IdClock
 from live2d_notify.hub import Hub
 from live2d_notify.logs import log_level
+from live2d_notify.ratelimit import Tally
 from live2d_notify.records import Records
 from live2d_notify.revocations import Revocations
 from live2d_notify.store import Store
@@ -46,7 +47,8 @@ class MemoryBroker:
         for user_id, device_id, at in await self.store.removed_devices(time.time() - horizon):
             self.revocations.revoke_device(user_id, device_id, int(at) + horizon)
 
-    async def publish(self, user_id: str, fields: dict[str, str | None]) -> Event:
+    async def publish(self, user_id: str, fields: dict[str, str | None], tally: Tally | None = None) -> Event:
+        """`tally` is always counted already here (one process: `RateLimiter.tally` counts at once)."""
         event = Event.create(fields, self.ids)
         change = agents.changes(fields, event.us)
         if change is not None:
@@ -56,7 +58,7 @@ class MemoryBroker:
             logger.debug("event delivered user={} id={} streams={}", user_id, event.id, n)
         return event
 
-    async def history(self, user_id: str) -> list[Event] | None:
+    async def history(self, user_id: str) -> list[Arrival] | None:
         return None
 
     async def agents(self, user_id: str) -> list[dict[str, Any]]:

@@ -32,9 +32,10 @@ from live2d_notify import agents
 from live2d_notify.brokers.base import BrokerUnavailable
 from live2d_notify.brokers.redis_records import RedisRecords
 from live2d_notify.brokers.wire import ReplyError, Subscription, Wire, WireError
-from live2d_notify.events import Event
+from live2d_notify.events import Arrival, Event, encode_middle
 from live2d_notify.hub import REVOKED, Hub
 from live2d_notify.logs import log_level, trace_id
+from live2d_notify.ratelimit import COUNT_LUA, Tally
 from live2d_notify.records import Records
 from live2d_notify.revocations import Revocations
 from live2d_notify.tokens import now_us
@@ -50,35 +51,44 @@ _EVENTS = EVENTS.encode()
 SLOT_TTL_MS = 60_000
 SLOT_REFRESH = 20.0
 
-# KEYS: ring, the user's event channel, agent cards, cards by time. ARGV: replay age (ms), replay size,
-# user, event JSON, trace id, the card's change (JSON, or ''), cards kept, cards' lifetime (s).
-_PUBLISH = """
-local id = redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[2], '*', 'f', ARGV[4])
-local t = redis.call('TIME')
-local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-redis.call('XTRIM', KEYS[1], 'MINID', tostring(now_ms - tonumber(ARGV[1])))
-redis.call('PEXPIRE', KEYS[1], ARGV[1])
-if ARGV[6] ~= '' then
-  local change = cjson.decode(ARGV[6])
+# ARGV[1]: how many rate-limit counters lead KEYS (n: the request's hits, ratelimit.Tally, counted first, the
+# way `RateLimiter.hit` counts them; over a limit, nothing is published and {index, ttl} is returned). Then
+# KEYS: ring, the user's event channel, agent cards, cards by time. ARGV, after the counters' 2n: replay age
+# (ms), replay size, user, event JSON (what the frame's data holds between its id and its ts), trace id, the
+# card's change (JSON, or ''), cards kept, cards' lifetime (s). The ring is trimmed to its size here; entries
+# past its age are skipped by readers, and the whole ring expires once the user is idle that long.
+_PUBLISH = (
+    COUNT_LUA
+    + """
+local n = tonumber(ARGV[1])
+local over = count_hits(n, 0, 1)
+if over then return over end
+local a = 1 + 2 * n
+local ring, channel, cards, by_time = KEYS[n + 1], KEYS[n + 2], KEYS[n + 3], KEYS[n + 4]
+local id = redis.call('XADD', ring, 'MAXLEN', ARGV[a + 2], '*', 'f', ARGV[a + 4])
+redis.call('PEXPIRE', ring, ARGV[a + 1])
+if ARGV[a + 6] ~= '' then
+  local change = cjson.decode(ARGV[a + 6])
   local session = change['session']
-  local old = redis.call('HGET', KEYS[3], session)
+  local old = redis.call('HGET', cards, session)
   local card = {}
   if old then card = cjson.decode(old) end
   for k, v in pairs(change) do card[k] = v end
-  redis.call('HSET', KEYS[3], session, cjson.encode(card))
-  redis.call('ZADD', KEYS[4], tonumber(change['us']), session)
-  local extra = redis.call('ZCARD', KEYS[4]) - tonumber(ARGV[7])
+  redis.call('HSET', cards, session, cjson.encode(card))
+  redis.call('ZADD', by_time, tonumber(change['us']), session)
+  local extra = redis.call('ZCARD', by_time) - tonumber(ARGV[a + 7])
   if extra > 0 then
-    local gone = redis.call('ZRANGE', KEYS[4], 0, extra - 1)
-    redis.call('ZREMRANGEBYRANK', KEYS[4], 0, extra - 1)
-    redis.call('HDEL', KEYS[3], unpack(gone))
+    local gone = redis.call('ZRANGE', by_time, 0, extra - 1)
+    redis.call('ZREMRANGEBYRANK', by_time, 0, extra - 1)
+    redis.call('HDEL', cards, unpack(gone))
   end
-  redis.call('EXPIRE', KEYS[3], ARGV[8])
-  redis.call('EXPIRE', KEYS[4], ARGV[8])
+  redis.call('EXPIRE', cards, ARGV[a + 8])
+  redis.call('EXPIRE', by_time, ARGV[a + 8])
 end
-redis.call('PUBLISH', KEYS[2], id .. '\\n' .. ARGV[5] .. '\\n' .. ARGV[4])
+redis.call('PUBLISH', channel, id .. '\\n' .. ARGV[a + 5] .. '\\n' .. ARGV[a + 4])
 return id
 """
+)
 
 _AGENTS = """
 local sessions = redis.call('ZREVRANGE', KEYS[2], 0, tonumber(ARGV[1]) - 1)
@@ -168,7 +178,7 @@ class RedisBroker:
         self._wire = Wire(url)  # publishes: the hot path's own connection
         self._tasks: list[asyncio.Task[None]] = []
         self._subscribed = asyncio.Event()
-        self._batch: list[tuple[str, list[str | int], asyncio.Future[Any]]] = []
+        self._batch: list[tuple[tuple[str | int, ...], asyncio.Future[Any]]] = []
         self.connected = False
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -203,14 +213,18 @@ class RedisBroker:
         return None if self.connected else "redis: subscription not connected"
 
     # -- events -----------------------------------------------------------------------------
-    async def publish(self, user_id: str, fields: dict[str, str | None]) -> Event:
+    async def publish(self, user_id: str, fields: dict[str, str | None], tally: Tally | None = None) -> Event:
         """Queue the event for the next batch: every publish of one loop turn shares one pipeline,
-        so a burst costs one round trip to Redis rather than one each."""
-        body = json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
+        so a burst costs one round trip to Redis rather than one each. A pending tally's hits are counted
+        by the same script, first (`ratelimit.Refused` when one goes over: nothing is published)."""
+        data, body = encode_middle(fields)
         change = agents.changes(fields, now_us())
         if change is not None:
             change["us"] = str(change["us"])  # Lua's cjson keeps 14 digits of a number: a string keeps all
+        counters: list[str] = tally.keys if tally is not None and tally.pending else []
         args: list[str | int] = [
+            len(counters),
+            *(tally.args if tally is not None and counters else ()),
             int(self.hub.replay_age * 1000),
             self.hub.replay_size,
             user_id,
@@ -220,28 +234,38 @@ class RedisBroker:
             agents.MAX_SESSIONS,
             agents.FORGET_AFTER,
         ]
+        command = self._command(user_id, counters, args)
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
-        self._batch.append((user_id, args, future))
+        self._batch.append((command, future))
         if len(self._batch) == 1:
             loop.call_soon(self._send_batch)  # after this turn's other publishes have joined
         try:
             rid = await future
             if isinstance(rid, ReplyError) and str(rid).startswith("NOSCRIPT"):  # Redis restarted
                 await self.redis.script_load(_PUBLISH)
-                (rid,) = await self._wire.calls([self._command(user_id, args)])
+                (rid,) = await self._wire.calls([command])
         except (WireError, RedisError, OSError) as exc:
             raise BrokerUnavailable(type(exc).__name__) from None
+        if isinstance(rid, list):  # a hit went over its limit
+            assert tally is not None
+            refused = tally.outcome(rid)
+            if refused is not None:
+                raise refused
+            raise BrokerUnavailable("unreadable reply")
         if isinstance(rid, ReplyError):
             raise BrokerUnavailable("ReplyError")
+        if tally is not None and counters:
+            tally.outcome([0, 0])
         eid, us = event_id(rid.decode())
-        return Event.from_parts(eid, us, fields)
+        return Event.from_middle(eid, us, data, body)
 
-    def _command(self, user_id: str, args: list[str | int]) -> tuple[str | int, ...]:
+    def _command(self, user_id: str, counters: list[str], args: list[str | int]) -> tuple[str | int, ...]:
         return (
             "EVALSHA",
             self._publish.sha,
-            4,
+            len(counters) + 4,
+            *counters,
             _ring(user_id),
             _channel(user_id),
             _cards(user_id),
@@ -254,9 +278,9 @@ class RedisBroker:
         reply is set on its publish's future by the connection's protocol."""
         batch, self._batch = self._batch, []
         if batch:
-            self._wire.send([self._command(u, args) for u, args, _ in batch], [f for _, _, f in batch])
+            self._wire.send([c for c, _ in batch], [f for _, f in batch])
 
-    async def history(self, user_id: str) -> list[Event] | None:
+    async def history(self, user_id: str) -> list[Arrival] | None:
         try:
             entries = await self.redis.xrange(_ring(user_id))
         except (RedisError, OSError):
@@ -266,7 +290,7 @@ class RedisBroker:
         for rid, data in entries:
             eid, us = event_id(rid.decode())
             if us >= horizon:
-                out.append(Event.from_parts(eid, us, json.loads(data[b"f"])))
+                out.append(Arrival.of(eid, us, data[b"f"]))
         return out
 
     async def agents(self, user_id: str) -> list[dict[str, Any]]:
@@ -300,7 +324,7 @@ class RedisBroker:
         if self.hub.stream_count(user_id) == 0:
             return  # nobody here is listening; the shared ring has it for replay
         eid, us = event_id(rid.decode())
-        n = self.hub.deliver(user_id, Event.from_parts(eid, us, json.loads(body)))
+        n = self.hub.deliver(user_id, Arrival.of(eid, us, body))
         if log_level.debug:
             logger.bind(trace_id=trace.decode(), request_id="broker").debug(
                 "event delivered user={} id={} streams={}", user_id, eid, n
