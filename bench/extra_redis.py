@@ -172,12 +172,26 @@ class Setup:
         self.seen.add(seq)
 
     async def open(self, users: int = 1000) -> None:
-        self.pools = [await Pool.open(port, 32 // len(self.ports)) for port in self.ports]
-        self.people = await create_users(self.pools[0], users)
+        pool = await Pool.open(self.ports[0], 32)
+        try:
+            self.people = await create_users(pool, users)
+        finally:
+            pool.close()
         for i, port in enumerate(self.ports):
             self.streams += await open_streams(port, self.people[i :: len(self.ports)], 1, self._sink)
 
     async def phase(self, rate: float, duration: float) -> dict[str, Any]:
+        # Connections made for each phase: uvicorn closes keep-alive ones idle for 5 s (the other's phase).
+        self.pools = [await Pool.open(port, 32 // len(self.ports)) for port in self.ports]
+        await asyncio.sleep(0.5)
+        try:
+            return await self._measure(rate, duration)
+        finally:
+            for pool in self.pools:
+                pool.close()
+            self.pools = []
+
+    async def _measure(self, rate: float, duration: float) -> dict[str, Any]:
         cpu0 = [cpu_seconds(pid) for pid in self.pids]
         pub = Publisher([c for pool in self.pools for c in pool.conns], self.people, first_seq=self.sent)
         await pub.run(rate, duration)
