@@ -15,6 +15,11 @@ from tests.test_stream import LIMITS, apublish, open_stream
 KEYS = "old-key-for-tests-0123456789abcdef,new-key-for-tests-0123456789abcdef"
 
 
+def shared_env(redis_server: RedisServer, **settings: str) -> dict[str, str]:
+    """A process's settings behind the test's Redis, with `settings` on top."""
+    return {"LIVE2D_NOTIFY_REDIS_URL": redis_server.url, "LIVE2D_NOTIFY_SECRET_KEYS": KEYS, **settings}
+
+
 @pytest.fixture
 def pair(server_factory, redis_server: RedisServer) -> tuple[LiveServer, LiveServer]:  # type: ignore[no-untyped-def]
     env = {"LIVE2D_NOTIFY_REDIS_URL": redis_server.url, "LIVE2D_NOTIFY_SECRET_KEYS": KEYS, **LOOSE_LIMITS}
@@ -114,11 +119,7 @@ async def test_revocations_propagate_within_a_second_and_load_at_start(
 
 
 async def test_rate_limit_is_shared(server_factory, redis_server: RedisServer) -> None:  # type: ignore[no-untyped-def]
-    env = {
-        "LIVE2D_NOTIFY_REDIS_URL": redis_server.url,
-        "LIVE2D_NOTIFY_SECRET_KEYS": KEYS,
-        "LIVE2D_NOTIFY_HOOK_RATE": "4/minute",
-    }
+    env = shared_env(redis_server, LIVE2D_NOTIFY_HOOK_RATE="4/minute")
     a, b = server_factory(env), server_factory(env)
     u = new_user(a.url)
     codes = [
@@ -131,11 +132,7 @@ async def test_rate_limit_is_shared(server_factory, redis_server: RedisServer) -
 async def test_every_request_counts_once_whether_or_not_it_publishes(server_factory, redis_server: RedisServer) -> None:  # type: ignore[no-untyped-def]
     """With Redis a publish's hits ride in the publish's own script; a request that ends before publishing
     (a repeated prompt, a bad body) is counted on its own, and over the limit the 429 comes first."""
-    env = {
-        "LIVE2D_NOTIFY_REDIS_URL": redis_server.url,
-        "LIVE2D_NOTIFY_SECRET_KEYS": KEYS,
-        "LIVE2D_NOTIFY_HOOK_RATE": "3/minute",
-    }
+    env = shared_env(redis_server, LIVE2D_NOTIFY_HOOK_RATE="3/minute")
     a, b = server_factory(env), server_factory(env)
     u = new_user(a.url)
     prompt = {"type": "waiting", "title": "Allow?", "session": "s1"}
@@ -156,11 +153,7 @@ async def test_every_request_counts_once_whether_or_not_it_publishes(server_fact
 
 
 async def test_the_user_limit_holds_across_tokens_and_processes(server_factory, redis_server: RedisServer) -> None:  # type: ignore[no-untyped-def]
-    env = {
-        "LIVE2D_NOTIFY_REDIS_URL": redis_server.url,
-        "LIVE2D_NOTIFY_SECRET_KEYS": KEYS,
-        "LIVE2D_NOTIFY_USER_PUBLISH_RATE": "3/minute",
-    }
+    env = shared_env(redis_server, LIVE2D_NOTIFY_USER_PUBLISH_RATE="3/minute")
     a, b = server_factory(env), server_factory(env)
     u = new_user(a.url)
     extra = httpx.post(a.url + "/api/tokens", headers=bearer(u["session_token"])).json()["token"]
@@ -174,11 +167,7 @@ async def test_the_user_limit_holds_across_tokens_and_processes(server_factory, 
 
 
 async def test_stream_cap_holds_across_processes(server_factory, redis_server: RedisServer) -> None:  # type: ignore[no-untyped-def]
-    env = {
-        "LIVE2D_NOTIFY_REDIS_URL": redis_server.url,
-        "LIVE2D_NOTIFY_SECRET_KEYS": KEYS,
-        "LIVE2D_NOTIFY_STREAMS_PER_USER": "2",
-    }
+    env = shared_env(redis_server, LIVE2D_NOTIFY_STREAMS_PER_USER="2")
     a, b = server_factory(env), server_factory(env)
     u = new_user(a.url)
     async with httpx.AsyncClient() as c:

@@ -59,7 +59,6 @@ async def handle_publish(svc: Services, scope: Scope, receive: Receive, source: 
     if source is not None and source not in hooks.SOURCES:
         return error_reply(ApiError(404, "not_found", f"No hook source named {source[:32]!r}."))
     claims: Claims | None = None
-    tally: Tally | None = None
     try:
         auth, ctype, length = _headers(scope)
         claims = verify(svc, bearer_token(auth), HOOK_ONLY)

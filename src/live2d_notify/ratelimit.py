@@ -83,7 +83,7 @@ class RateLimiter:
     def __init__(self, redis_url: str | None = None) -> None:
         self._local: _LocalWindows | None = None
         self._shared: _SharedWindows | None = None
-        self._keys: dict[tuple[int, str], list[tuple[RateLimitItem, str, str, int, int]]] = {}
+        self._keys: dict[tuple[tuple[RateLimitItem, ...], str], list[tuple[RateLimitItem, str, str, int, int]]] = {}
         if redis_url:
             self._shared = _SharedWindows(redis_url)
         else:
@@ -95,10 +95,8 @@ class RateLimiter:
 
     async def hit(self, items: Sequence[RateLimitItem], namespace: str, key: str) -> Limited | None:
         """Count one hit against every limit; the first one exceeded is returned."""
-        if self._local is not None:
-            return self._local.hit(items, namespace, key, time.time())
-        assert self._shared is not None
-        return await self._shared.hit(items, namespace, key)
+        refused = await self.settle(self.tally(((items, namespace, key),)))
+        return refused.limited if refused else None
 
     def tally(self, hits: Sequence[Hit]) -> Tally:
         """Count `hits` now (one process), or make them ready to ride in the next counting script (Redis)."""
@@ -123,8 +121,8 @@ class RateLimiter:
         self, items: Sequence[RateLimitItem], namespace: str
     ) -> list[tuple[RateLimitItem, str, str, int, int]]:
         """Each limit's Redis key around the hit's key, its amount and window: worked out once per limits
-        and namespace (the limits live as long as the app, services.Limits), not per request."""
-        slot = (id(items), namespace)
+        and namespace, not per request."""
+        slot = (tuple(items), namespace)
         counters = self._keys.get(slot)
         if counters is None:
             counters = self._keys[slot] = []
@@ -219,16 +217,6 @@ class _SharedWindows:
         self.wire = Wire(url)
         self._sha = hashlib.sha1(_HIT.encode()).hexdigest()  # Redis names a script by its SHA-1
         self._batch: list[tuple[tuple[str | int, ...], asyncio.Future[Any]]] = []
-
-    async def hit(self, items: Sequence[RateLimitItem], namespace: str, key: str) -> Limited | None:
-        if not items:
-            return None
-        keys = [f"l2n:limits:{item.key_for(namespace, key)}" for item in items]
-        reply = await self.count(keys, [n for item in items for n in (item.amount, item.get_expiry())])
-        if not isinstance(reply, list) or not reply[0]:
-            return None  # under every limit, or an answer we can't read: fail open
-        which, ttl = reply
-        return Limited(items[int(which) - 1], max(1, int(ttl)), time.time() + int(ttl))
 
     async def count(self, keys: Sequence[str], args: Sequence[int]) -> Any:
         """Run the counting script; its reply, or None when Redis can't be asked (fail open)."""
