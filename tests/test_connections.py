@@ -70,3 +70,71 @@ def test_answers_with_no_body_and_streams_still_get_their_headers(shared_server:
         assert s.status_code == 200 and s.headers["content-type"].startswith("text/event-stream")
         first = next(s.iter_lines())
         assert first.startswith(("retry:", "event:"))
+
+
+def _post(host: str, token: str, body: bytes, *, version: str = "1.1", extra: str = "") -> bytes:
+    return (
+        f"POST /api/events HTTP/{version}\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n{extra}\r\n"
+    ).encode() + body
+
+
+def _head(answer: bytes) -> dict[bytes, bytes]:
+    lines = answer.split(b"\r\n\r\n", 1)[0].split(b"\r\n")[1:]
+    return {name.strip().lower(): value.strip() for name, _, value in (line.partition(b":") for line in lines)}
+
+
+def _closed(sock: socket.socket) -> bool:
+    sock.settimeout(5)
+    try:
+        return sock.recv(1) == b""
+    except ConnectionResetError:
+        return True
+
+
+def test_a_whole_reply_carries_uvicorns_headers_and_ours(shared_server: LiveServer) -> None:
+    """The fast path writes a publish's answer itself (connections.send_whole): the date header
+    uvicorn adds, the request id, and a Content-Length that matches the body."""
+    u = new_user(shared_server.url)
+    host, port = shared_server.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        sock.sendall(_post(host, u["hook_token"], b'{"type":"info"}', extra="X-Request-Id: abc-123\r\n"))
+        answer = _answer(sock)
+        head = _head(answer)
+        assert answer.startswith(b"HTTP/1.1 202 Accepted\r\n")
+        assert head[b"x-request-id"] == b"abc-123" and head[b"date"] and b"connection" not in head
+        assert head[b"content-type"] == b"application/json"
+        assert int(head[b"content-length"]) == len(answer.split(b"\r\n\r\n", 1)[1])
+        # An error keeps its own headers: a 401 says how to authenticate.
+        sock.sendall(_post(host, "l2n_hook_forged", b'{"type":"info"}'))
+        answer = _answer(sock)
+        assert answer.startswith(b"HTTP/1.1 401 ") and _head(answer)[b"www-authenticate"].startswith(b"Bearer")
+        assert b'"code":"token_invalid"' in answer
+
+
+def test_pipelined_publishes_are_answered_in_order(shared_server: LiveServer) -> None:
+    """Two requests in one write: the first's whole reply completes uvicorn's cycle, which starts the next."""
+    u = new_user(shared_server.url)
+    host, port = shared_server.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        sock.sendall(
+            _post(host, u["hook_token"], b'{"type":"info","title":"one"}', extra="X-Request-Id: first\r\n")
+            + _post(host, u["hook_token"], b'{"type":"info","title":"two"}', extra="X-Request-Id: second\r\n")
+        )
+        data = b""
+        deadline = time.monotonic() + 5
+        while data.count(b"HTTP/1.1 202") < 2 or not data.endswith(b"}"):
+            assert time.monotonic() < deadline, data
+            data += sock.recv(65536)
+        assert data.index(b"x-request-id: first") < data.index(b"x-request-id: second")
+
+
+def test_a_client_that_asks_to_close_is_answered_and_closed(shared_server: LiveServer) -> None:
+    u = new_user(shared_server.url)
+    host, port = shared_server.url.removeprefix("http://").split(":")
+    for version, extra in (("1.1", "Connection: close\r\n"), ("1.0", "")):
+        with socket.create_connection((host, int(port)), timeout=5) as sock:
+            sock.sendall(_post(host, u["hook_token"], b'{"type":"info"}', version=version, extra=extra))
+            answer = _answer(sock)
+            assert answer.startswith(b"HTTP/1.1 202 ") and _head(answer)[b"connection"] == b"close"
+            assert _closed(sock)

@@ -93,6 +93,7 @@ def test_deduper_lets_a_key_through_once_per_window() -> None:
         {"type": "success", "title": "Done ✓ «ça»", "source": "claude", "session": "s-1"},
         {"type": "waiting", "title": 'a "quote" \\ and\ttab', "approval_id": "ap_123", "sealed": "v1.abc"},
         {"type": "info"},
+        {"type": "error", "message": "line one\nline two\u2028", "tool": "Bash"},
     ],
 )
 def test_a_frame_built_from_the_shipped_middle_is_the_frame_itself(fields: dict[str, str]) -> None:
@@ -107,6 +108,9 @@ def test_a_frame_built_from_the_shipped_middle_is_the_frame_itself(fields: dict[
     assert Arrival.of(event_id, us, middle.encode()).frame == event.frame
     data = json.loads(event.frame.decode().split("\n")[2][len("data: ") :])
     assert data == event.fields and list(data)[:2] == ["id", "type"] and list(data)[-1] in ("ts", "approval_id")
+    # Byte for byte the JSON the json module writes (encode_middle writes it out member by member).
+    text = event.frame.decode().split("\n")[2][len("data: ") :]
+    assert text == json.dumps(event.fields, ensure_ascii=False, separators=(",", ":"))
     # What a process of the previous version put on the wire (the whole data object) reads the same.
     old = json.dumps({k: v for k, v in data.items() if k not in ("id", "ts")}).encode()
     assert Arrival.of(event_id, us, old).frame == event.frame

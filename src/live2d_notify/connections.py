@@ -7,8 +7,13 @@ the queue of pipelined requests (HTTP/1.1 pipelining, which no browser or hook u
 `asyncio.Event` behind write flow control (waited on only while a client reads slower than we write).
 Here both are made when first needed. Everything else is uvicorn's own code.
 
-This reaches into uvicorn's internals (`HttpToolsProtocol.pipeline` and `.flow`, `FlowControl`), so
-pyproject.toml pins uvicorn below the next minor version: check these two attributes before raising it.
+A whole reply the fast path has in hand (a publish's answer) is written in one call by `send_whole`,
+which completes uvicorn's request cycle the way its own `send` does, without the two ASGI messages and
+their header checks (a tenth of a publish's CPU).
+
+This reaches into uvicorn's internals (`HttpToolsProtocol.pipeline` and `.flow`, `FlowControl`, and the
+`RequestResponseCycle` attributes `send_whole` sets), so pyproject.toml pins uvicorn below the next minor
+version: check these before raising it (tests/test_connections.py exercises each).
 """
 
 from __future__ import annotations
@@ -17,8 +22,9 @@ import asyncio
 from collections import deque
 from typing import Any
 
+from starlette.types import Send
 from uvicorn.protocols.http.flow_control import FlowControl
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol, RequestResponseCycle
 
 
 class LeanFlowControl(FlowControl):
@@ -97,6 +103,10 @@ class HeldHeaders:
         else:
             self._transport.write(data)
 
+    def write_whole(self, data: bytes) -> None:
+        self.flush()
+        self._transport.write(data)
+
     def flush(self) -> None:
         held = self._held
         if held is not None:
@@ -128,3 +138,42 @@ class LeanHttpToolsProtocol(HttpToolsProtocol):
         super().on_headers_complete()
         if self._writes is not None and self.cycle is not None and self.cycle.transport is self.transport:
             self.cycle.transport = self._writes  # type: ignore[assignment]  # the request's task has not run yet
+
+
+_defaults: tuple[list[tuple[bytes, bytes]], bytes] = ([], b"")  # uvicorn's default headers, and as bytes
+
+
+def send_whole(send: Send, status: int, headers: bytes, body: bytes) -> bool:
+    """Write a whole response (`headers`: ready CRLF-ended `name: value` lines) in one call and complete the
+    cycle as uvicorn's `send` would; False (nothing written) when `send` is not such a cycle's, or this
+    case needs uvicorn's own path (a response already started, a HEAD, a client reading slower than we
+    write, a closed connection)."""
+    global _defaults
+    cycle = getattr(send, "__self__", None)
+    if (
+        type(cycle) is not RequestResponseCycle
+        or cycle.response_started
+        or cycle.disconnected
+        or cycle.flow.write_paused
+        or cycle.scope["method"] == "HEAD"
+    ):
+        return False
+    defaults = cycle.default_headers  # a new list each second (the date): turned into bytes once per list
+    if defaults is not _defaults[0]:
+        _defaults = (defaults, b"".join(name + b": " + value + b"\r\n" for name, value in defaults))
+    cycle.response_started = True
+    cycle.waiting_for_100_continue = False
+    head = STATUS_LINE[status] + _defaults[1] + headers
+    if not cycle.keep_alive:
+        head += b"connection: close\r\n"
+    transport = cycle.transport
+    if isinstance(transport, HeldHeaders):
+        transport.write_whole(head + b"\r\n" + body)
+    else:
+        transport.write(head + b"\r\n" + body)
+    cycle.response_complete = True
+    cycle.message_event.set()
+    if not cycle.keep_alive:
+        transport.close()
+    cycle.on_response()
+    return True

@@ -104,8 +104,16 @@ class IdClock:
 class Event:
     id: str
     us: int  # publish time, microseconds since the epoch
-    fields: dict[str, str | None]
+    data: dict[str, str | None]  # `encode_middle`'s: what the event's data holds but its id and time
     frame: bytes = field(repr=False)
+
+    @property
+    def fields(self) -> dict[str, str | None]:
+        """The event's data as its frame carries it (made when asked: only a push needs it)."""
+        full: dict[str, str | None] = {"id": self.id, **self.data, "ts": iso(self.us / 1_000_000)}
+        if "approval_id" in full:
+            full["approval_id"] = full.pop("approval_id")  # after ts, as it always was
+        return full
 
     @classmethod
     def create(cls, fields: dict[str, str | None], clock: IdClock) -> Event:
@@ -120,12 +128,9 @@ class Event:
     def from_middle(cls, event_id: str, us: int, data: dict[str, str | None], middle: str) -> Event:
         """The event from `encode_middle`'s halves and the id it was given."""
         ts = iso(us / 1_000_000)
-        full: dict[str, str | None] = {"id": event_id, **data, "ts": ts}
-        if "approval_id" in data:
-            full["approval_id"] = full.pop("approval_id")  # after ts, as it always was
         inner, _, tail = middle.partition("\n")
         frame = f'event: agent\nid: {event_id}\ndata: {{"id":"{event_id}",{inner},"ts":"{ts}"{tail}}}\n\n'.encode()
-        return cls(event_id, us, full, frame)
+        return cls(event_id, us, data, frame)
 
 
 @dataclass(slots=True)
@@ -152,22 +157,38 @@ class Arrival:
 def encode_middle(fields: dict[str, str | None]) -> tuple[dict[str, str | None], str]:
     """What an event's data holds but its id and time, as a dict and as the JSON the frame has between
     those two (anything after the time follows a newline, which JSON never holds raw). The id comes later:
-    from this process's clock, or from Redis, which every process then builds the frame with (`Arrival`)."""
+    from this process's clock, or from Redis, which every process then builds the frame with (`Arrival`).
+
+    The JSON is what `json.dumps(data, ensure_ascii=False, separators=(",", ":"))` gives between its
+    braces, written out member by member (a loop or an encoder per call costs twice as much);
+    `encode_basestring` escapes quotes, backslashes and every control character."""
+    kind = str(fields["type"])
+    source = fields.get("source") or DEFAULT_SOURCE
+    title, message, tool = fields.get("title"), fields.get("message"), fields.get("tool")
+    session, sealed = fields.get("session"), fields.get("sealed")
     data: dict[str, str | None] = {
-        "type": fields["type"],
-        "source": fields.get("source") or DEFAULT_SOURCE,
-        "title": fields.get("title"),
-        "message": fields.get("message"),
-        "tool": fields.get("tool"),
-        "session": fields.get("session"),
-        "sealed": fields.get("sealed"),
+        "type": kind,
+        "source": source,
+        "title": title,
+        "message": message,
+        "tool": tool,
+        "session": session,
+        "sealed": sealed,
     }
-    middle = _encode_members(data)
+    middle = (
+        f'"type":{_str(kind)},"source":{_str(source)},"title":{"null" if title is None else _str(title)},'
+        f'"message":{"null" if message is None else _str(message)},"tool":{"null" if tool is None else _str(tool)},'
+        f'"session":{"null" if session is None else _str(session)},'
+        f'"sealed":{"null" if sealed is None else _str(sealed)}'
+    )
     approval = fields.get("approval_id")
     if approval:
         data["approval_id"] = approval
-        middle += '\n,"approval_id":' + encode_basestring(approval)
+        middle += '\n,"approval_id":' + _str(approval)
     return data, middle
+
+
+_str = encode_basestring  # a JSON string, non-ASCII kept as is
 
 
 _FRAME_HEAD = b"event: agent\nid: "
@@ -192,13 +213,6 @@ class Note:
 
     frame: bytes
     id: None = None
-
-
-def _encode_members(data: dict[str, str | None]) -> str:
-    """The members of compact JSON of a flat object of strings and nulls, non-ASCII kept as is (what
-    `json.dumps(..., ensure_ascii=False, separators=(",", ":"))` gives between its braces, without building
-    an encoder per call). `encode_basestring` escapes quotes, backslashes and every control character."""
-    return ",".join(f'"{key}":{"null" if value is None else encode_basestring(value)}' for key, value in data.items())
 
 
 _iso_second: list[Any] = [-1, ""]  # the formatted second, reused by every event within it

@@ -80,10 +80,10 @@ async def handle_publish(svc: Services, scope: Scope, receive: Receive, source: 
         except Refused as over:
             raise _too_many(svc, over) from None
         except ApiError as exc:
-            if exc.code != "unavailable" and (late := await svc.limiter.settle(tally)):
+            if exc.code != "unavailable" and tally.pending and (late := await svc.limiter.settle(tally)):
                 raise _too_many(svc, late) from None  # over a limit: that answer comes first
             raise
-        if late := await svc.limiter.settle(tally):  # nothing was published: count its hits now
+        if tally.pending and (late := await svc.limiter.settle(tally)):  # nothing published: count its hits now
             raise _too_many(svc, late)
     except ApiError as exc:
         svc.metrics.events_rejected.labels(exc.code).inc()

@@ -15,7 +15,7 @@ import hashlib
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from limits import RateLimitItem, parse_many
@@ -63,9 +63,10 @@ class Tally:
     hits: tuple[Hit, ...]
     pending: bool = False
     refused: Refused | None = None
-    keys: list[str] = field(default_factory=list)
-    args: list[int] = field(default_factory=list)
-    owners: list[tuple[int, RateLimitItem]] = field(default_factory=list)  # each key's hit and limit
+    # Filled for Redis only (one process counts at once): no three empty lists per request there.
+    keys: Sequence[str] = ()
+    args: Sequence[int] = ()
+    owners: Sequence[tuple[int, RateLimitItem]] = ()  # each key's hit and limit
 
     def outcome(self, reply: Any) -> Refused | None:
         """Read a counting script's answer: `{0, 0}`, or the 1-based key that went over and its TTL."""
@@ -109,11 +110,15 @@ class RateLimiter:
                     tally.refused = Refused(index, limited)
                     break
             return tally
+        keys: list[str] = []
+        args: list[int] = []
+        owners: list[tuple[int, RateLimitItem]] = []
         for index, (items, namespace, key) in enumerate(hits):
             for item, head, tail, amount, window in self._counters(items, namespace):
-                tally.keys.append(head + key + tail)
-                tally.args += (amount, window)
-                tally.owners.append((index, item))
+                keys.append(head + key + tail)
+                args += (amount, window)
+                owners.append((index, item))
+        tally.keys, tally.args, tally.owners = keys, args, owners
         tally.pending = bool(tally.keys)
         return tally
 

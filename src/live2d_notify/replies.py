@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 from loguru import logger
 from starlette.exceptions import HTTPException
@@ -20,11 +20,10 @@ from starlette.types import Send
 from live2d_notify.errors import HTTP_CODES, INTERNAL, ApiError, error_body
 
 
-@dataclass(frozen=True, slots=True)
-class Reply:
+class Reply(NamedTuple):  # not a frozen dataclass: its __init__ costs twice as much, once per publish
     status: int
     body: bytes
-    headers: Mapping[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] = MappingProxyType({})
 
 
 def json_reply(data: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Reply:
@@ -39,10 +38,26 @@ NO_CONTENT = Reply(204, b"")
 INTERNAL_REPLY = error_reply(INTERNAL)
 
 
-async def send_reply(send: Send, reply: Reply, *extra: tuple[bytes, bytes]) -> None:
+def reply_headers(reply: Reply, *extra: tuple[bytes, bytes]) -> list[tuple[bytes, bytes]]:
     headers = [*extra, *((k.lower().encode(), v.encode()) for k, v in reply.headers.items())]
     if reply.status != 204:
         headers += [(b"content-type", b"application/json"), (b"content-length", str(len(reply.body)).encode())]
+    return headers
+
+
+def header_lines(reply: Reply, extra: bytes = b"") -> bytes:
+    """The same headers as `reply_headers`, as CRLF-ended lines after `extra`'s, for `connections.send_whole`."""
+    if reply.headers:
+        if any("\r" in v or "\n" in v for v in reply.headers.values()):
+            raise ValueError("a header value with a line break")  # uvicorn's own send refuses these too
+        extra += b"".join(k.lower().encode() + b": " + v.encode() + b"\r\n" for k, v in reply.headers.items())
+    if reply.status == 204:
+        return extra
+    return extra + b"content-type: application/json\r\ncontent-length: %d\r\n" % len(reply.body)
+
+
+async def send_reply(send: Send, reply: Reply, *extra: tuple[bytes, bytes]) -> None:
+    headers = reply_headers(reply, *extra)
     await send({"type": "http.response.start", "status": reply.status, "headers": headers})
     await send({"type": "http.response.body", "body": reply.body})
 

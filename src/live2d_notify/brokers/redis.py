@@ -21,7 +21,7 @@ import json
 import os
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -221,7 +221,7 @@ class RedisBroker:
         change = agents.changes(fields, now_us())
         if change is not None:
             change["us"] = str(change["us"])  # Lua's cjson keeps 14 digits of a number: a string keeps all
-        counters: list[str] = tally.keys if tally is not None and tally.pending else []
+        counters: Sequence[str] = tally.keys if tally is not None and tally.pending else ()
         args: list[str | int] = [
             len(counters),
             *(tally.args if tally is not None and counters else ()),
@@ -260,7 +260,7 @@ class RedisBroker:
         eid, us = event_id(rid.decode())
         return Event.from_middle(eid, us, data, body)
 
-    def _command(self, user_id: str, counters: list[str], args: list[str | int]) -> tuple[str | int, ...]:
+    def _command(self, user_id: str, counters: Sequence[str], args: list[str | int]) -> tuple[str | int, ...]:
         return (
             "EVALSHA",
             self._publish.sha,
