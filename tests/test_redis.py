@@ -248,3 +248,22 @@ async def test_traceparent_follows_an_event_from_post_to_delivery_on_another_pro
 
     assert logged(b, trace, "POST /api/events 202", "req-42")
     assert logged(a, trace, "event delivered", r.json()["id"])
+
+
+async def test_agent_cards_are_shared_and_capped_across_processes(pair) -> None:  # type: ignore[no-untyped-def]
+    """Cards live in Redis: sessions published on either process are listed by the other, newest first,
+    at most MAX_SESSIONS; a known session's new event moves it up without dropping another."""
+    from live2d_notify.agents import MAX_SESSIONS
+
+    a, b = pair
+    u = new_user(a.url)
+    async with httpx.AsyncClient() as c:
+        for i in range(MAX_SESSIONS + 3):
+            await apublish(c, (a, b)[i % 2].url, u["hook_token"], type="progress", title=f"t{i}", session=f"s{i}")
+        await apublish(c, a.url, u["hook_token"], type="success", title="again", session="s5")
+        listed = (await c.get(b.url + "/api/agents", headers=bearer(u["session_token"]))).json()["agents"]
+    sessions = [card["session"] for card in listed]
+    assert len(sessions) == MAX_SESSIONS
+    assert sessions[0] == "s5" and listed[0]["state"] == "done" and listed[0]["title"] == "again"
+    assert sessions[1] == f"s{MAX_SESSIONS + 2}"
+    assert not {"s0", "s1", "s2"} & set(sessions) and "s3" in sessions

@@ -75,12 +75,13 @@ if ARGV[a + 6] ~= '' then
   if old then card = cjson.decode(old) end
   for k, v in pairs(change) do card[k] = v end
   redis.call('HSET', cards, session, cjson.encode(card))
-  redis.call('ZADD', by_time, tonumber(change['us']), session)
-  local extra = redis.call('ZCARD', by_time) - tonumber(ARGV[a + 7])
-  if extra > 0 then
-    local gone = redis.call('ZRANGE', by_time, 0, extra - 1)
-    redis.call('ZREMRANGEBYRANK', by_time, 0, extra - 1)
-    redis.call('HDEL', cards, unpack(gone))
+  if redis.call('ZADD', by_time, change['us'], session) == 1 then  -- a new session: past the cap, drop the oldest
+    local extra = redis.call('ZCARD', by_time) - tonumber(ARGV[a + 7])
+    if extra > 0 then
+      local gone = redis.call('ZRANGE', by_time, 0, extra - 1)
+      redis.call('ZREMRANGEBYRANK', by_time, 0, extra - 1)
+      redis.call('HDEL', cards, unpack(gone))
+    end
   end
   redis.call('EXPIRE', cards, ARGV[a + 8])
   redis.call('EXPIRE', by_time, ARGV[a + 8])

@@ -45,6 +45,11 @@ class _Protocol(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
+    @property
+    def usable(self) -> bool:
+        """Open, and not closing (a connection given up on is closing before it is lost)."""
+        return self.transport is not None and not self.closed.done() and not self.transport.is_closing()
+
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
         sock = transport.get_extra_info("socket")
@@ -132,16 +137,20 @@ class Wire:
         self._protocol: _Protocol | None = None
         self._connecting: asyncio.Lock | None = None
         self._tasks: set[asyncio.Task[None]] = set()  # strong refs: the loop only keeps weak ones
+        # Each batch `send` wrote: by when its last reply is due, that reply, and its connection. Replies come
+        # in order, so the first not yet answered is the oldest; one watchdog reads it (no timer per batch).
+        self._due: deque[tuple[float, asyncio.Future[Any], _Protocol]] = deque()
+        self._watchdog: asyncio.TimerHandle | None = None
 
     async def _connected(self) -> _Protocol:
         protocol = self._protocol
-        if protocol is not None and not protocol.closed.done():
+        if protocol is not None and protocol.usable:
             return protocol
         if self._connecting is None:
             self._connecting = asyncio.Lock()
         async with self._connecting:
             protocol = self._protocol
-            if protocol is None or protocol.closed.done():
+            if protocol is None or not protocol.usable:
                 try:
                     protocol = self._protocol = await _open(self.url, self.connect_timeout)
                 except (OSError, TimeoutError) as exc:
@@ -177,13 +186,32 @@ class Wire:
 
     def _submit(self, commands: Sequence[Command], replies: Sequence[asyncio.Future[Any]]) -> bool:
         protocol = self._protocol
-        if protocol is None or protocol.closed.done() or protocol.transport is None:
+        if protocol is None or not protocol.usable:
             return False
+        assert protocol.transport is not None  # usable
         protocol.pending.extend(replies)
         protocol.transport.write(b"".join(pack(c) for c in commands))
-        timer = asyncio.get_running_loop().call_later(self.reply_timeout, _give_up, protocol)
-        replies[-1].add_done_callback(lambda _: timer.cancel())
+        due = self._due
+        while due and due[0][1].done():
+            due.popleft()
+        loop = asyncio.get_running_loop()
+        due.append((loop.time() + self.reply_timeout, replies[-1], protocol))
+        if self._watchdog is None:
+            self._watchdog = loop.call_later(self.reply_timeout / 5, self._watch)
         return True
+
+    def _watch(self) -> None:
+        """Close a connection whose oldest unanswered batch is past its time (which fails what is in flight
+        on it: later replies would no longer match their commands); look again while any batch waits."""
+        self._watchdog = None
+        loop = asyncio.get_running_loop()
+        due = self._due
+        while due and due[0][1].done():
+            due.popleft()
+        if due and due[0][0] <= loop.time():
+            _give_up(due.popleft()[2])
+        if due:
+            self._watchdog = loop.call_later(self.reply_timeout / 5, self._watch)
 
     async def _connect_then_submit(self, commands: Sequence[Command], replies: Sequence[asyncio.Future[Any]]) -> None:
         try:
@@ -201,6 +229,9 @@ class Wire:
         protocol, self._protocol = self._protocol, None
         if protocol is not None and protocol.transport is not None:
             protocol.transport.close()
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
 
 
 def _give_up(protocol: _Protocol) -> None:
