@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import struct
 import time
 
 import httpx
+import uvicorn
+from starlette.types import Receive, Scope, Send
 
-from tests.support import LiveServer, bearer, new_user
+from live2d_notify.connections import LeanHttpToolsProtocol
+from tests.support import LiveServer, bearer, free_port, new_user
 
 DATA_SEGS_IN = 152  # struct tcp_info: tcpi_data_segs_in (Linux ≥ 4.6), segments received that held data
 
@@ -138,3 +142,48 @@ def test_a_client_that_asks_to_close_is_answered_and_closed(shared_server: LiveS
             answer = _answer(sock)
             assert answer.startswith(b"HTTP/1.1 202 ") and _head(answer)[b"connection"] == b"close"
             assert _closed(sock)
+
+
+async def _app(scope: Scope, receive: Receive, send: Send) -> None:
+    if scope["type"] != "http":
+        return
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"2")]})
+    await send({"type": "http.response.body", "body": b"ok"})
+
+
+async def test_an_idle_connection_closes_after_the_keep_alive_timeout_and_a_busy_one_stays() -> None:
+    """One timer per connection (connections.py), with uvicorn's meaning: closed once idle for the timeout
+    since its last response, however many requests came before."""
+    port = free_port()
+    config = uvicorn.Config(
+        _app, host="127.0.0.1", port=port, http=LeanHttpToolsProtocol, timeout_keep_alive=1, log_level="warning"
+    )
+    server = uvicorn.Server(config)
+    serving = asyncio.create_task(server.serve())
+    try:
+        while not server.started:
+            await asyncio.sleep(0.01)
+        request = f"GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode()
+
+        async def ask(writer: asyncio.StreamWriter, reader: asyncio.StreamReader) -> None:
+            writer.write(request)
+            assert (await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 2)).startswith(b"HTTP/1.1 200")
+            assert await reader.readexactly(2) == b"ok"
+
+        idle = await asyncio.open_connection("127.0.0.1", port)
+        busy = await asyncio.open_connection("127.0.0.1", port)
+        start = asyncio.get_running_loop().time()
+        await ask(idle[1], idle[0])
+        for _ in range(4):  # a request every 0.4 s: never idle for the timeout
+            await ask(busy[1], busy[0])
+            await asyncio.sleep(0.4)
+        # By now (1.6 s) the idle one was closed at ~1 s; the busy one, last answered 0.4 s ago, is open.
+        assert await asyncio.wait_for(idle[0].read(), 0.1) == b""
+        await ask(busy[1], busy[0])
+        assert await asyncio.wait_for(busy[0].read(), 2) == b""  # then idle: closed about 1 s later
+        assert 2.4 < asyncio.get_running_loop().time() - start < 3.3
+        for _, writer in (idle, busy):
+            writer.close()
+    finally:
+        server.should_exit = True
+        await serving

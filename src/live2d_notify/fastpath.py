@@ -70,8 +70,8 @@ class FastPath:
             reply_of = self.replies.get(id(route))
             if reply_of is not None:
                 reply = await reply_of(scope, receive)
-                req.status = reply.status
                 head = header_lines(reply, b"x-request-id: " + req.header[1] + b"\r\n")
+                req.status = reply.status
                 if not send_whole(send, reply.status, head, reply.body):
                     await send_reply(send, reply, req.header)
                 return
