@@ -5,15 +5,17 @@ them are the service's memory. Of what uvicorn keeps per connection, two things 
 cases and cost 1.5 KB, each an empty `collections.deque` with its first block allocated:
 the queue of pipelined requests (HTTP/1.1 pipelining, which no browser or hook uses) and the
 `asyncio.Event` behind write flow control (waited on only while a client reads slower than we write).
-Here both are made when first needed. Everything else is uvicorn's own code.
+Here both are made when first needed. A connection also keeps at most one keep-alive timer, where uvicorn
+makes and cancels one per request. Everything else is uvicorn's own code.
 
 A whole reply the fast path has in hand (a publish's answer) is written in one call by `send_whole`,
 which completes uvicorn's request cycle the way its own `send` does, without the two ASGI messages and
 their header checks (a tenth of a publish's CPU).
 
-This reaches into uvicorn's internals (`HttpToolsProtocol.pipeline` and `.flow`, `FlowControl`, and the
-`RequestResponseCycle` attributes `send_whole` sets), so pyproject.toml pins uvicorn below the next minor
-version: check these before raising it (tests/test_connections.py exercises each).
+This reaches into uvicorn's internals (`HttpToolsProtocol.pipeline` and `.flow`, `FlowControl`, the
+keep-alive methods overridden below, and the `RequestResponseCycle` attributes `send_whole` sets), so
+pyproject.toml pins uvicorn below the next minor version: check these before raising it
+(tests/test_connections.py exercises each).
 """
 
 from __future__ import annotations
