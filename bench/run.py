@@ -17,7 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -518,31 +518,35 @@ def main(argv: list[str] | None = None) -> int:
 
     results: dict[str, dict[str, Any]] = {}
     errors: list[str] = []
+
+    def attempt(name: str, label: str, work: Callable[[], Any]) -> Any:
+        """Run one measurement, timed; None (and an error noted) if it fails: it must not hide the others."""
+        t = time.perf_counter()
+        print(f"  {label} …", end=" ", flush=True)
+        try:
+            out = work()
+        except Exception as exc:  # noqa: BLE001
+            errors.append(f"{name}: {type(exc).__name__}: {exc}")
+            print(f"ERROR ({type(exc).__name__}: {str(exc)[:300]})", flush=True)
+            return None
+        print(f"{time.perf_counter() - t:.0f} s", flush=True)
+        return out
+
     for section in sections:
         results[section] = {}
         if section == "hook" and "baseline" in kinds:
-            t = time.perf_counter()
-            print(f"  {section:8} {HOOK_ROUNDS} alternating rounds …", end=" ", flush=True)
-            try:
-                results[section]["service"], results[section]["baseline"] = measure_hook_rounds(duration, env)
-                print(f"{time.perf_counter() - t:.0f} s", flush=True)
-            except Exception as exc:  # noqa: BLE001 - one broken measurement must not hide the others
-                results[section] = {"service": None, "baseline": None}
-                errors.append(f"{section}: {type(exc).__name__}: {exc}")
-                print(f"ERROR ({type(exc).__name__}: {str(exc)[:300]})", flush=True)
+            rounds = f"{section:8} {HOOK_ROUNDS} alternating rounds"
+            pair = attempt(section, rounds, lambda: measure_hook_rounds(duration, env))
+            results[section]["service"], results[section]["baseline"] = pair or (None, None)
             continue
         for kind in kinds:
             if kind == "baseline" and section in SERVICE_ONLY:
                 continue
-            t = time.perf_counter()
-            print(f"  {section:8} {kind:8} …", end=" ", flush=True)
-            try:
-                results[section][kind] = measure(section, kind, duration, env)
-                print(f"{time.perf_counter() - t:.0f} s", flush=True)
-            except Exception as exc:  # noqa: BLE001 - one broken measurement must not hide the others
-                results[section][kind] = None  # type: ignore[assignment]
-                errors.append(f"{section}/{kind}: {type(exc).__name__}: {exc}")
-                print(f"ERROR ({type(exc).__name__}: {str(exc)[:300]})", flush=True)
+            results[section][kind] = attempt(
+                f"{section}/{kind}",
+                f"{section:8} {kind:8}",
+                lambda: measure(section, kind, duration, env),  # noqa: B023 - called at once
+            )
 
     extras = {} if args.no_extras else run_extras(None)
     rows = table_rows(results, extras)
