@@ -6,7 +6,10 @@ CPU per event: 1,000 users × 1 stream at 2,000 events/s, first on one process (
 on two processes + redis-server, every server on core 0 and the load on core 1; half the users' streams
 on each process, each event POSTed to either. The CPU of both processes and redis-server, summed, per
 accepted event, ÷ the one process's: target ≤ 1.3× (issue 14), in the same run: three rounds of each in
-turn on servers kept up, the median round's ratio.
+turn on servers kept up, the median round's ratio. Beside it, in the same rounds, one process + redis-server
+with every stream (what the second process adds to a Redis deployment), and each side's wake-ups per event
+(voluntary context switches, summed over the processes): on this VM a wake-up costs more than the Python
+work of an event, and crossing processes is wake-ups.
 
 Targets (issue 6): 2 workers ≥ 1.8× the single-process figure measured in this same run; p99 across
 processes ≤ 10 ms. This machine has 2 cores, shared by the servers, redis-server and the load
@@ -118,6 +121,17 @@ def _children(pid: int) -> list[int]:
     return out
 
 
+def wakes(pid: int) -> int:
+    """Voluntary context switches of every thread of `pid`: each is a sleep that ended in a wake-up."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):
+            for line in (task / "status").read_text().splitlines():
+                if line.startswith("voluntary_ctxt_switches:"):
+                    total += int(line.split()[1])
+    return total
+
+
 def serve(extra: list[str]) -> list[str]:
     return [sys.executable, "-m", "live2d_notify", "serve", *extra]
 
@@ -193,16 +207,19 @@ class Setup:
 
     async def _measure(self, rate: float, duration: float) -> dict[str, Any]:
         cpu0 = [cpu_seconds(pid) for pid in self.pids]
+        wakes0 = [wakes(pid) for pid in self.pids]
         pub = Publisher([c for pool in self.pools for c in pool.conns], self.people, first_seq=self.sent)
         await pub.run(rate, duration)
         await settle(lambda: set(pub.accepted) <= self.seen, 5.0)
         used = [cpu_seconds(pid) - c for pid, c in zip(self.pids, cpu0, strict=True)]
+        woke = [wakes(pid) - w for pid, w in zip(self.pids, wakes0, strict=True)]
         self.sent += int(rate * duration)
         accepted = len(pub.accepted)
         return {
             "accepted": accepted,
             "delivered": len(self.seen & set(pub.accepted)),
             "us_per_event": [round(u / max(1, accepted) * 1e6, 1) for u in used],
+            "wakes_per_event": [round(w / max(1, accepted), 2) for w in woke],
         }
 
     def close(self) -> None:
@@ -212,18 +229,23 @@ class Setup:
             pool.close()
 
 
-async def alternate(single: Setup, pair: Setup, rate: float, duration: float, rounds: int) -> list[dict[str, Any]]:
-    """Rounds of load on one process, then on the pair, in turn: a drift of the machine's speed (this VM's
-    wake-ups cost more or less from one minute to the next) falls on both alike."""
-    await single.open()
-    await pair.open()
+async def alternate(
+    single: Setup, one_redis: Setup, pair: Setup, rate: float, duration: float, rounds: int
+) -> list[dict[str, Any]]:
+    """Rounds of load on one process, on one process + Redis, then on the pair, in turn: a drift of the
+    machine's speed (this VM's wake-ups cost more or less from one minute to the next) falls on all alike."""
+    setups = (single, one_redis, pair)
+    for setup in setups:
+        await setup.open()
     await asyncio.sleep(1.0)
     out = []
     try:
         for _ in range(rounds):
             one = await single.phase(rate, duration)
+            with_redis = await one_redis.phase(rate, duration)
             two = await pair.phase(rate, duration)
             single_us = one["us_per_event"][0]
+            one_redis_us = sum(with_redis["us_per_event"])
             processes_us = two["us_per_event"][0] + two["us_per_event"][1]
             redis_us = two["us_per_event"][2]
             out.append(
@@ -233,32 +255,41 @@ async def alternate(single: Setup, pair: Setup, rate: float, duration: float, ro
                     "redis_us": redis_us,
                     "pair_us": round(processes_us + redis_us, 1),
                     "ratio": round((processes_us + redis_us) / max(single_us, 1e-9), 2),
-                    "all_delivered": one["delivered"] == one["accepted"] and two["delivered"] == two["accepted"],
+                    "one_redis_us": round(one_redis_us, 1),
+                    "pair_vs_one_redis": round((processes_us + redis_us) / max(one_redis_us, 1e-9), 2),
+                    "single_wakes": sum(one["wakes_per_event"]),
+                    "one_redis_wakes": round(sum(with_redis["wakes_per_event"]), 2),
+                    "pair_wakes": round(sum(two["wakes_per_event"]), 2),
+                    "all_delivered": all(s["delivered"] == s["accepted"] for s in (one, with_redis, two)),
                     "single": one,
+                    "one_redis": with_redis,
                     "pair": two,
                 }
             )
     finally:
-        single.close()
-        pair.close()
+        for setup in setups:
+            setup.close()
     return out
 
 
 def cpu_per_event(tmp: Path, logs: Path, duration: float, rate: float = 2000.0, rounds: int = 3) -> dict[str, Any]:
-    """One process (the default broker) and two processes + redis-server, all up at once on core 0, the
-    load in alternating rounds; the round with the median ratio is the figure."""
+    """One process (the default broker), one process + redis-server, and two processes + the same
+    redis-server, all up at once on core 0, the load in alternating rounds; the round with the median ratio
+    is the figure."""
     with Server.service(logs / "redis-cpu-single.log") as single, redis_server(tmp, "0") as (url, redis_pid):
         env = {
             **SERVICE_ENV,
             "LIVE2D_NOTIFY_REDIS_URL": url,
             "LIVE2D_NOTIFY_SECRET_KEYS": KEYS,
         }
+        c = Unpinned("c", serve([]), {**env, "LIVE2D_NOTIFY_DB": str(tmp / "cc.db")}, logs / "redis-cpu-c.log", "0")
         a = Unpinned("a", serve([]), {**env, "LIVE2D_NOTIFY_DB": str(tmp / "ca.db")}, logs / "redis-cpu-a.log", "0")
         b = Unpinned("b", serve([]), {**env, "LIVE2D_NOTIFY_DB": str(tmp / "cb.db")}, logs / "redis-cpu-b.log", "0")
-        with a.running(), b.running():
+        with c.running(), a.running(), b.running():
             runs = asyncio.run(
                 alternate(
                     Setup([single.port], [single.pid]),
+                    Setup([c.port], [c.pid, redis_pid]),
                     Setup([a.port, b.port], [a.pid, b.pid, redis_pid]),
                     rate,
                     duration,
@@ -268,7 +299,21 @@ def cpu_per_event(tmp: Path, logs: Path, duration: float, rate: float = 2000.0, 
     median = sorted(runs, key=lambda r: r["ratio"])[len(runs) // 2]
     return {
         "rate": rate,
-        **{k: median[k] for k in ("single_us", "pair_us", "processes_us", "redis_us", "ratio")},
+        **{
+            k: median[k]
+            for k in (
+                "single_us",
+                "pair_us",
+                "processes_us",
+                "redis_us",
+                "ratio",
+                "one_redis_us",
+                "pair_vs_one_redis",
+                "single_wakes",
+                "one_redis_wakes",
+                "pair_wakes",
+            )
+        },
         "all_delivered": all(r["all_delivered"] for r in runs),
         "ratios": [r["ratio"] for r in runs],
         "rounds": runs,
@@ -324,6 +369,11 @@ def main() -> int:
         f"2 processes + redis-server {cpu['pair_us']:.0f} µs ({cpu['processes_us']:.0f} + {cpu['redis_us']:.0f}); "
         f"ratio {cpu['ratio']:.2f}x (rounds {', '.join(f'{r:.2f}' for r in cpu['ratios'])})  "
         f"{'PASS' if cpu['ratio'] <= 1.3 and cpu['all_delivered'] else 'FAIL'} (<= 1.3x, all delivered)"
+    )
+    print(
+        f"    beside it: 1 process + redis-server {cpu['one_redis_us']:.0f} µs, the pair {cpu['pair_vs_one_redis']:.2f}x"
+        f" that; wake-ups per event: 1 process {cpu['single_wakes']}, 1 process + redis-server"
+        f" {cpu['one_redis_wakes']}, the pair + redis-server {cpu['pair_wakes']}"
     )
     if note:
         print(f"  note: {note}")

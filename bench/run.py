@@ -97,7 +97,7 @@ def measure_hook_rounds(duration: float, env: dict[str, str], rounds: int = HOOK
 
 # Arguments for extras that would otherwise take most of the ~5 minutes `make bench` may use.
 EXTRA_ARGS = {"page_cpu": ["--seconds", "5"]}
-EXTRA_TIMEOUTS = {"extra_redis": 400}  # four measurements with two servers each
+EXTRA_TIMEOUTS = {"extra_redis": 500, "extra_lighthouse": 600}  # several servers each; three Lighthouse runs
 
 
 def run_extras(names: list[str] | None) -> dict[str, dict[str, Any]]:
@@ -381,6 +381,14 @@ def table_rows(r: dict[str, dict[str, Any]], extras: dict[str, dict[str, Any]]) 
                     + (f"; rounds {', '.join(f'{r:.2f}x' for r in c['ratios'])}" if c.get("ratios") else ""),
                 )
             )
+            if "one_redis_us" in c:
+                rows.append(
+                    Row(
+                        "  1 process + redis-server; the pair × that; wake-ups per event (1 / 1 + Redis / pair)",
+                        f"{c['one_redis_us']:.0f} µs; {c['pair_vs_one_redis']:.2f}x; "
+                        f"{c['single_wakes']} / {c['one_redis_wakes']} / {c['pair_wakes']}",
+                    )
+                )
 
     if "approvals" in r:
         s = _get(r, "approvals")
