@@ -531,6 +531,24 @@ def test_a_key_goes_to_the_config_file_only(home: Path, capsys: pytest.CaptureFi
     assert hooks.settings()[3] == hooks.user_key(KEY)
 
 
+@pytest.mark.parametrize("key", ["-" + KEY[1:], "--" + KEY[2:], "-_" + KEY[2:]])
+def test_a_key_that_begins_with_a_dash_is_taken_as_the_key(
+    key: str, home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One key in 64 begins with '-' (base64url): the page's `--key <key>` must still install, as the
+    one-file installer runs it too, and not stop at argparse's "expected one argument"."""
+    code, _, err = run(["claude", "--key", key, "--detail"], capsys)
+    assert (code, err) == (0, "")
+    assert json.loads(Path(hooks.config_path()).read_text()) == {"key": key, "detail": True}
+    assert hooks.settings()[3] == hooks.user_key(key)
+
+
+def test_a_missing_key_is_still_an_error(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        install.main(["claude", "--detail", "--key"])
+    assert exit_.value.code == 2 and "--key" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("key", [KEY[:-1], KEY + "A", "x" * 42 + "!", KEY[:-1] + "="])
 def test_a_key_that_is_not_32_bytes_of_base64url_is_refused(
     key: str, home: Path, capsys: pytest.CaptureFixture[str]

@@ -7,6 +7,7 @@ virtualenv and nothing but the standard library; and its bytes are the same from
 from __future__ import annotations
 
 import ast
+import json
 import os
 import re
 import shutil
@@ -134,6 +135,17 @@ def test_a_bare_python_installs_exactly_what_live2d_notify_install_does(
     assert _unstamped(by_pyz.stdout) == _unstamped(by_pip.stdout)
     assert ".config/live2d-notify/hook.pyc" in installed and installed[".config/live2d-notify/config.json"][0] == 0o600
     assert installed[".config/live2d-notify/"][0] == 0o700
+
+
+def test_the_pyz_takes_a_key_that_begins_with_a_dash(fetched: Path, tmp_path: Path) -> None:
+    """The page's command, `--key <key>`, with one of the 1 in 64 keys that begin with '-'."""
+    home = tmp_path / "home"
+    _fresh(home)
+    key = "-" + KEY[1:]
+    done = _run([PYTHON, "-I", str(fetched), "install", "claude", "--key", key, "--detail"], home, tmp_path)
+    assert done.returncode == 0, done.stderr
+    config = json.loads((home / ".config" / "live2d-notify" / "config.json").read_text())
+    assert config["key"] == key and config["detail"] is True
 
 
 def test_without_install_it_says_how_to_use_it(fetched: Path, tmp_path: Path) -> None:

@@ -645,10 +645,24 @@ NO_KEY = (
 )
 
 
+def _joined_key(argv: list[str]) -> list[str]:
+    """`--key <key>` as `--key=<key>`: one base64url key in 64 begins with '-', which argparse would take for
+    an option ("expected one argument"), and the page's install command writes `--key <key>`."""
+    out: list[str] = []
+    words = iter(argv)
+    for word in words:
+        if word == "--key":
+            value = next(words, None)
+            out.append(word if value is None else f"--key={value}")
+        else:
+            out.append(word)
+    return out
+
+
 def main(argv: list[str]) -> int:
     """`live2d-notify install <cli> [--project] [--uninstall] [--dry-run] [--snippet] [--force] [--url …]
     [--token …] [--key …] [--[no-]detail] [--[no-]insecure-http] [--[no-]approve] [--approve-wait SECONDS]`."""
-    args = _parser().parse_args(argv)
+    args = _parser().parse_args(_joined_key(argv))
     out = print
     try:
         if args.snippet:
