@@ -129,6 +129,28 @@ def registration_id(ctx: BrowserContext, page: Page, scope: str) -> tuple[Any, s
     return cdp, found[scope]
 
 
+def push(cdp: Any, page: Page, origin: str, registration: str, messages: list[dict[str, Any]], shown: str) -> Any:
+    """Deliver each message to the service worker through DevTools until the notifications make `shown`
+    truthy; return its value. DevTools may drop a push it delivers to a worker being started or stopped
+    (seen on a loaded machine): deliver again. Notifications are tagged per session, so a push that did
+    arrive twice shows once."""
+    for _ in range(3):
+        for message in messages:
+            cdp.send(
+                "ServiceWorker.deliverPushMessage",
+                {"origin": origin, "registrationId": registration, "data": json.dumps(message)},
+            )
+        value = page.evaluate(
+            f"""async () => {{ const end = Date.now() + 10000;
+                  while (Date.now() < end) {{ const value = await ({shown}); if (value) return value;
+                    await new Promise((r) => setTimeout(r, 25)); }}
+                  return null; }}"""
+        )
+        if value:
+            return value
+    return until(page, shown)
+
+
 def proof_for(user_key: str, approval_id: str, behavior: str, sealed: str, message: str = "") -> str:
     """docs/e2e.md's decision proof, computed the way the hook checks it."""
     text = "\n".join(
@@ -191,11 +213,9 @@ def test_an_approval_push_from_the_server_shows_its_detail_and_allow_decides_it(
         assert b"secret-project" not in pushed["body"]
 
         cdp, registration = registration_id(ctx, page, server.url + "/")
-        cdp.send(
-            "ServiceWorker.deliverPushMessage",
-            {"origin": server.url, "registrationId": registration, "data": json.dumps(payload)},
+        [note] = push(
+            cdp, page, server.url, registration, [payload], f"{NOTIFICATIONS}.then((ns) => ns.length ? ns : null)"
         )
-        [note] = until(page, f"{NOTIFICATIONS}.then((ns) => ns.length ? ns : null)", 30_000)
         assert note["title"] == "Asks for permission: Bash"
         assert "secret-project" in note["body"] and "rm -rf build" in note["body"]  # opened with the user key
         assert note["actions"] == ["allow", "deny"]
@@ -227,15 +247,14 @@ def test_an_approval_push_from_the_server_shows_its_detail_and_allow_decides_it(
         assert done["tag"] == "live2d-notify:s1"  # the answered one replaced, not a second notification
 
         # A newer push for the same session replaces the notification; another session's stands beside it.
-        for session_id, title in (("s1", "Done"), ("s2", "Tests")):
-            data = {**payload, "kind": "waiting", "type": "waiting", "approval_id": None, "sealed": None}
-            data |= {"session": session_id, "title": title}
-            cdp.send(
-                "ServiceWorker.deliverPushMessage",
-                {"origin": server.url, "registrationId": registration, "data": json.dumps(data)},
-            )
-        notes = until(
-            page, f"{NOTIFICATIONS}.then((ns) => ns.length === 2 && ns.every((n) => n.title !== 'Allowed') ? ns : null)"
+        waiting = {**payload, "kind": "waiting", "type": "waiting", "approval_id": None, "sealed": None}
+        notes = push(
+            cdp,
+            page,
+            server.url,
+            registration,
+            [waiting | {"session": "s1", "title": "Done"}, waiting | {"session": "s2", "title": "Tests"}],
+            f"{NOTIFICATIONS}.then((ns) => ns.length === 2 && ns.every((n) => n.title !== 'Allowed') ? ns : null)",
         )
         assert sorted(n["tag"] for n in notes) == ["live2d-notify:s1", "live2d-notify:s2"]
         assert all(n["actions"] == [] for n in notes)
@@ -249,20 +268,7 @@ def test_an_approval_push_from_the_server_shows_its_detail_and_allow_decides_it(
             approval_id,
         )
         shown = f"{NOTIFICATIONS}.then((ns) => ns.some((n) => n.tag === 'live2d-notify:s3'))"
-        for _ in range(3):  # DevTools may drop a push it delivers to a worker just being stopped: deliver again
-            cdp.send(
-                "ServiceWorker.deliverPushMessage",
-                {
-                    "origin": server.url,
-                    "registrationId": registration,
-                    "data": json.dumps({**payload, "session": "s3"}),
-                },
-            )
-            if page.evaluate(
-                f"async () => {{ const end = Date.now() + 10000; while (Date.now() < end) {{ if (await ({shown})) return true; await new Promise((r) => setTimeout(r, 25)); }} return false; }}"
-            ):
-                break
-        until(page, shown)
+        push(cdp, page, server.url, registration, [{**payload, "session": "s3"}], shown)
         worker.evaluate(
             """async () => {
                  const notification = (await self.registration.getNotifications()).find((n) => n.tag.endsWith(":s3"));
