@@ -92,9 +92,9 @@ def open_page(ctx: BrowserContext, server: LiveServer) -> Page:
     return page
 
 
-def until(page: Page, condition: str, timeout_ms: int = 20_000) -> Any:
-    """Poll an async JS expression in the page until it is truthy; return its value."""
-    value = page.evaluate(
+def poll(page: Page, condition: str, timeout_ms: int = 20_000) -> Any:
+    """Poll an async JS expression in the page until it is truthy or the time is up; return its last value."""
+    return page.evaluate(
         f"""async (timeout) => {{
               const end = Date.now() + timeout;
               for (;;) {{
@@ -105,6 +105,11 @@ def until(page: Page, condition: str, timeout_ms: int = 20_000) -> Any:
             }}""",
         timeout_ms,
     )
+
+
+def until(page: Page, condition: str, timeout_ms: int = 20_000) -> Any:
+    """Poll as `poll` does; fail unless the expression became truthy in time."""
+    value = poll(page, condition, timeout_ms)
     assert value, f"not true after {timeout_ms} ms: {condition}"
     return value
 
@@ -140,13 +145,7 @@ def push(cdp: Any, page: Page, origin: str, registration: str, messages: list[di
                 "ServiceWorker.deliverPushMessage",
                 {"origin": origin, "registrationId": registration, "data": json.dumps(message)},
             )
-        value = page.evaluate(
-            f"""async () => {{ const end = Date.now() + 10000;
-                  while (Date.now() < end) {{ const value = await ({shown}); if (value) return value;
-                    await new Promise((r) => setTimeout(r, 25)); }}
-                  return null; }}"""
-        )
-        if value:
+        if value := poll(page, shown, 10_000):
             return value
     return until(page, shown)
 
