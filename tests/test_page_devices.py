@@ -296,7 +296,9 @@ def test_a_browser_with_an_account_is_asked_before_it_switches_accounts(
     asked.get_by_test_id("pair-switch").click()
     expect(asked.get_by_test_id("pair-dialog")).to_be_hidden()
     wait_until(
-        asked, f"JSON.parse(localStorage.getItem('live2d-notify:account')).userId === {json.dumps(mine['userId'])}"
+        asked,
+        f"JSON.parse(localStorage.getItem('live2d-notify:account')).userId === {json.dumps(mine['userId'])}",
+        15_000,  # a claim and the sign-in that follows: 5 s was once not enough on a loaded machine
     )
     after = account(asked)
     assert after["userKey"] == mine["userKey"] and after["deviceId"] != before["deviceId"]

@@ -204,6 +204,40 @@ def test_a_new_token_put_in_use_is_in_every_snippet(
     expect(page.get_by_test_id("setup-panel-aider")).to_be_visible()  # the choice survives the refresh
 
 
+# Counts each write of a block's text in the set-up panel (a <code> whose text is replaced), from the start.
+COUNT_BLOCK_WRITES = """
+  window.blockWrites = 0;
+  new MutationObserver((records) => {
+    for (const r of records) if (r.target.nodeName === "CODE" && r.target.closest('[data-testid="snippets"]')) window.blockWrites++;
+  }).observe(document, { subtree: true, childList: true });
+"""
+
+
+@browser_test
+def test_the_blocks_are_written_once_per_token_in_use_not_on_every_change_of_the_account(
+    new_context: Callable[..., BrowserContext], shared_server: LiveServer
+) -> None:
+    ctx = new_context(NO_WEBGL)
+    ctx.add_init_script(COUNT_BLOCK_WRITES)
+    page = open_page(ctx, shared_server)
+    old = hook_token(page)
+    codes = page.locator('[data-testid="snippets"] code[data-testid^="snippet-"]')
+    # A token made, and the lists it changes arrived: the account changed, the token in use did not.
+    page.get_by_label("Label for a new token").fill("ci box")
+    page.get_by_role("button", name="Create token").click()
+    use = page.get_by_role("button", name="Use “ci box” in the snippets")
+    expect(use).to_be_visible()
+    count = codes.count()
+    assert count >= len(TABS)
+    assert page.evaluate("window.blockWrites") == count  # each block once, as the page started
+
+    use.click()
+    expect(page.get_by_test_id("hook-token")).not_to_have_text(old)
+    new = hook_token(page)
+    expect(page.get_by_test_id("snippet-curl")).to_contain_text(new)
+    assert page.evaluate("window.blockWrites") == 2 * count  # and each once more for the new token
+
+
 # -- the by-hand route, run ---------------------------------------------------------------------------
 def hook_env(tmp: Path) -> dict[str, str]:
     """A fresh HOME, `python3` on PATH the interpreter running the tests, no LIVE2D_NOTIFY_* of ours."""
