@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
+import socket
 import sqlite3
 import time
 
@@ -154,6 +156,59 @@ def test_nobody_answering_expires_it(server_factory) -> None:  # type: ignore[no
     answer = poll(srv.url, u["hook_token"], made, wait=10).json()
     assert answer["state"] == "expired" and time.monotonic() - started < 3
     assert decide(srv.url, u["session_token"], made, behavior="allow").status_code == 409
+
+
+def held_poll(srv: LiveServer, hook: str, approval_id: str, wait: int = 30) -> socket.socket:
+    """A hook's long poll on a raw connection: it stays open until the test closes it or reads the answer."""
+    conn = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+    request = (
+        f"GET /api/approvals/{approval_id}?wait={wait} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {hook}\r\n\r\n"
+    )
+    conn.sendall(request.encode())
+    return conn
+
+
+def poll_lines(srv: LiveServer, approval_id: str) -> list[float]:
+    """The durations (ms) of the access lines of the polls of `approval_id`, in the server's log."""
+    return [float(ms) for ms in re.findall(rf"GET /api/approvals/{approval_id} \d+ ([\d.]+)ms", srv.log_text())]
+
+
+def test_a_hook_that_goes_away_frees_its_wait_at_once(server_factory) -> None:  # type: ignore[no-untyped-def]
+    srv = server_factory(LOOSE_LIMITS)
+    u = new_user(srv.url)
+    made = ask(srv.url, u["hook_token"])["approval_id"]
+    conns = [held_poll(srv, u["hook_token"], made) for _ in range(5)]
+    time.sleep(0.5)
+    for conn in conns:
+        conn.close()  # the agent went on, or was stopped: its hook is gone
+    deadline = time.monotonic() + 5  # a wait that is not freed ends at 30 s
+    while len(poll_lines(srv, made)) < 5 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    durations = poll_lines(srv, made)
+    assert len(durations) == 5 and all(ms < 3_000 for ms in durations), durations
+    # The approval itself is untouched: still pending, and a later poll is answered its decision.
+    assert decide(srv.url, u["session_token"], made, behavior="allow").status_code == 200
+    assert poll(srv.url, u["hook_token"], made, wait=5).json()["state"] == "allowed"
+
+
+def test_a_hook_waiting_as_the_server_stops_is_answered_as_it_stands(server_factory) -> None:  # type: ignore[no-untyped-def]
+    srv = server_factory(LOOSE_LIMITS)
+    u = new_user(srv.url)
+    made = ask(srv.url, u["hook_token"])["approval_id"]
+    conn = held_poll(srv, u["hook_token"], made)
+    time.sleep(0.5)
+    started = time.monotonic()
+    assert srv.stop() == 0
+    stopped = time.monotonic() - started
+    answer = b""
+    while chunk := conn.recv(65536):
+        answer += chunk
+    conn.close()
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 ") and b"connection: close" in head.lower(), answer
+    assert json.loads(body) == {"approval_id": made, "state": "pending"}  # as after its wait: it asks again
+    assert stopped < 2.0  # not held to uvicorn's graceful-shutdown timeout (2 s), then cancelled
+    assert "CancelledError" not in srv.log_text() and "Exception in ASGI application" not in srv.log_text()
 
 
 def test_pending_approvals_and_outcomes_survive_a_restart(server_factory) -> None:  # type: ignore[no-untyped-def]

@@ -16,7 +16,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 from loguru import logger
@@ -104,8 +106,11 @@ class Desk:
         self._expire_at(approval)
         return approval
 
-    async def wait(self, user_id: str, approval_id: str, seconds: float) -> Approval:
-        """The approval as soon as it is not pending, or after `seconds` (≤ WAIT_LIMIT) as it is."""
+    async def wait(
+        self, user_id: str, approval_id: str, seconds: float, hold: Callable[[Callable[[], None]], object] | None = None
+    ) -> Approval:
+        """The approval as soon as it is not pending, or after `seconds` (≤ WAIT_LIMIT) as it is. `hold`, if
+        given, is handed a function that ends the wait early (its client went, the server is stopping)."""
         loop = asyncio.get_running_loop()
         waiter: asyncio.Future[Approval | None] = loop.create_future()
         self._waiters.setdefault(approval_id, []).append(waiter)  # before reading: no change slips between
@@ -116,6 +121,8 @@ class Desk:
             del approval
             # A timer that ends the wait, not wait_for(shield(...)): a thousand waiting hooks hold less.
             timer = loop.call_later(min(seconds, WAIT_LIMIT), _time_up, waiter)
+            if hold is not None:
+                hold(partial(_time_up, waiter))
             try:
                 await waiter
             finally:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from starlette.types import Send
@@ -90,12 +91,13 @@ class HeldHeaders:
 
     # `idle_since` is the protocol's (when the last response ended, while no request is under way): kept in
     # this slot, not the protocol's __dict__, whose next attribute would grow every connection by ~1.3 KB.
-    __slots__ = ("_held", "_transport", "idle_since")
+    __slots__ = ("_held", "_transport", "idle_since", "lost")
 
     def __init__(self, transport: asyncio.Transport) -> None:
         self._transport = transport
         self._held: bytes | None = None
         self.idle_since: float | None = None
+        self.lost: Callable[[], None] | None = None  # see when_gone
 
     def write(self, data: bytes) -> None:
         held = self._held
@@ -179,11 +181,36 @@ class LeanHttpToolsProtocol(HttpToolsProtocol):
         if self.timeout_keep_alive_task is not None:
             self.timeout_keep_alive_task.cancel()
             self.timeout_keep_alive_task = None
+        self._gone()
+
+    def shutdown(self) -> None:
+        super().shutdown()
+        self._gone()
+
+    def _gone(self) -> None:
+        writes = self._writes
+        if writes is not None and writes.lost is not None:
+            lost, writes.lost = writes.lost, None
+            lost()
 
     def on_headers_complete(self) -> None:
         super().on_headers_complete()
         if self._writes is not None and self.cycle is not None and self.cycle.transport is self.transport:
             self.cycle.transport = self._writes  # type: ignore[assignment]  # the request's task has not run yet
+
+
+def when_gone(send: Send, callback: Callable[[], None] | None) -> bool:
+    """Call `callback` once if this request's client goes, or the server starts shutting down, before its
+    response is sent (`None` forgets it): a long poll then ends at once, where it would hold its waiter
+    until its time was up and, on a shutdown, be cancelled with a traceback. False where `send` is not a
+    cycle of `LeanHttpToolsProtocol` (another server), which then waits as before."""
+    send = getattr(send, "inner", send)  # through middleware.LoggingSend
+    cycle = getattr(send, "__self__", None)
+    transport = getattr(cycle, "transport", None) if type(cycle) is RequestResponseCycle else None
+    if not isinstance(transport, HeldHeaders):
+        return False
+    transport.lost = callback
+    return True
 
 
 _defaults: tuple[list[tuple[bytes, bytes]], bytes] = ([], b"")  # uvicorn's default headers, and as bytes

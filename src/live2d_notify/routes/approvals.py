@@ -11,6 +11,7 @@ from starlette.types import Receive, Scope, Send
 from live2d_notify.answers import WAIT_LIMIT
 from live2d_notify.auth import HOOK_ONLY, authenticate
 from live2d_notify.bodies import read_json
+from live2d_notify.connections import when_gone
 from live2d_notify.errors import ApiError, from_invalid_event
 from live2d_notify.events import InvalidEvent, iso, validate
 from live2d_notify.ingest import EVENT_BODY_LIMIT, publish_fields
@@ -51,17 +52,23 @@ class PollEndpoint:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         svc = services_of(scope)
         try:
-            reply = await _poll(svc, scope)
+            reply = await _poll(svc, scope, send)
         except ApiError as exc:
             reply = error_reply(exc)
+        finally:
+            when_gone(send, None)
         await send_reply(send, reply)
 
 
-async def _poll(svc: Services, scope: Scope) -> Reply:
+async def _poll(svc: Services, scope: Scope, send: Send) -> Reply:
     claims = authenticate(svc, scope, HOOK_ONLY)
     await limit(svc, svc.limits.hook, "hook", claims.token_id, "requests for this hook token")
     seconds = _wait_seconds(scope)
-    approval = await svc.desk.wait(claims.user_id, str(scope["path_params"]["approval_id"]), seconds)
+    # A hook that gave up (its agent went on, or was stopped) frees its wait at once; on a shutdown the
+    # hook gets the approval as it is, as when its wait is over, and asks again (the next process).
+    approval = await svc.desk.wait(
+        claims.user_id, str(scope["path_params"]["approval_id"]), seconds, lambda end: when_gone(send, end)
+    )
     return json_reply(approval.for_hook())
 
 
