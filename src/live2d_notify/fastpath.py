@@ -18,7 +18,7 @@ from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from live2d_notify.connections import send_whole
-from live2d_notify.middleware import begin, logging_send
+from live2d_notify.middleware import LoggingSend, begin
 from live2d_notify.replies import INTERNAL_REPLY, Reply, header_lines, send_reply
 from live2d_notify.services import services_of
 
@@ -75,7 +75,7 @@ class FastPath:
                 if not send_whole(send, reply.status, head, reply.body):
                     await send_reply(send, reply, req.header)
                 return
-            await route.app(scope, receive, logging_send(req, send))
+            await route.app(scope, receive, LoggingSend(req, send))
         except Exception:  # noqa: BLE001 - a bug here must still answer with the JSON error shape
             logger.exception("unhandled error on {} {}", scope["method"], scope["path"])
             if not req.status:

@@ -91,9 +91,6 @@ class LoggingSend:
         await self.inner(message)
 
 
-logging_send = LoggingSend
-
-
 class RequestLog:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -104,7 +101,7 @@ class RequestLog:
             return
         req = begin(scope)
         try:
-            await self.app(scope, receive, logging_send(req, send))
+            await self.app(scope, receive, LoggingSend(req, send))
         finally:
             app = scope.get("app")
             req.end(getattr(app.state, "services", None) if app is not None else None)

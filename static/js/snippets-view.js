@@ -21,7 +21,7 @@ export class SnippetsView {
   render() {
     const primary = this.account.primaryHook;
     const shown = primary ? [this.origin, primary.token, primary.label].join("\n") : null;
-    if (shown === this.shown && this.shown !== undefined) return;
+    if (shown === this.shown) return; // (undefined at first: never a string or null)
     this.shown = shown;
     if (!primary) {
       this.panel.clear(richText("p", "Create a hook token first (above).", "muted"));
