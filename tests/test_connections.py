@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import socket
 import struct
 import time
+import weakref
 
 import httpx
+import pytest
 import uvicorn
 from starlette.types import Receive, Scope, Send
 
-from live2d_notify.connections import LeanHttpToolsProtocol
+from live2d_notify.connections import HeldHeaders, LeanHttpToolsProtocol, for_loop
 from tests.support import LiveServer, bearer, free_port, new_user
 
 DATA_SEGS_IN = 152  # struct tcp_info: tcpi_data_segs_in (Linux ≥ 4.6), segments received that held data
@@ -187,3 +190,77 @@ async def test_an_idle_connection_closes_after_the_keep_alive_timeout_and_a_busy
     finally:
         server.should_exit = True
         await serving
+
+
+async def _pair() -> tuple[asyncio.Transport, socket.socket]:
+    """A real asyncio transport on one end of a socket pair, and the other end to read it from."""
+    ours, theirs = socket.socketpair()
+    transport, _ = await asyncio.get_running_loop().connect_accepted_socket(asyncio.Protocol, ours)
+    theirs.setblocking(False)
+    return transport, theirs
+
+
+async def _read(sock: socket.socket, n: int) -> bytes:
+    data = b""
+    deadline = time.monotonic() + 5
+    while len(data) < n and time.monotonic() < deadline:
+        try:
+            chunk = sock.recv(65536)
+        except BlockingIOError:
+            await asyncio.sleep(0.01)
+            continue
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+async def test_whole_replies_wait_for_the_end_of_the_turn_and_keep_their_order() -> None:
+    """A whole reply leaves once the loop turn is over; whatever the connection writes next, in the same
+    turn, goes after it, and closing the connection sends it first."""
+    transport, theirs = await _pair()
+    writes = HeldHeaders(transport, for_loop(asyncio.get_running_loop()))
+    writes.write_whole(b"one;")
+    with pytest.raises(BlockingIOError):
+        theirs.recv(100)  # nothing sent yet: the batch is written once this turn is over
+    await asyncio.sleep(0)
+    writes.write_whole(b"two;")
+    writes.write(b"three;")  # a stream's bytes, say: after the reply queued before them
+    writes.write_whole(b"four;")
+    writes.close()
+    assert await _read(theirs, 19) == b"one;two;three;four;"
+    theirs.close()
+
+
+async def test_a_reply_queued_for_a_client_that_has_gone_is_dropped() -> None:
+    transport, theirs = await _pair()
+    writes = HeldHeaders(transport, for_loop(asyncio.get_running_loop()))
+    writes.write_whole(b"never read")
+    transport.abort()  # the client went in the same turn
+    await asyncio.sleep(0.05)  # the batch runs, and writes nothing to a closing transport
+    assert transport.is_closing()
+    theirs.close()
+
+
+async def test_the_replies_of_many_connections_in_one_turn_each_reach_their_own() -> None:
+    loop = asyncio.get_running_loop()
+    pairs = [await _pair() for _ in range(20)]
+    batch = for_loop(loop)
+    assert for_loop(loop) is batch  # one batch per loop
+    for i, (transport, _) in enumerate(pairs):
+        HeldHeaders(transport, batch).write_whole(b"reply %02d" % i)
+    for i, (transport, theirs) in enumerate(pairs):
+        assert await _read(theirs, 8) == b"reply %02d" % i
+        transport.close()
+        theirs.close()
+
+
+def test_a_loops_batch_goes_with_its_loop() -> None:
+    """One batch per loop, and none kept once its loop is gone (a server per test must not pile them up)."""
+    loop = asyncio.new_event_loop()
+    assert for_loop(loop) is for_loop(loop)
+    gone = weakref.ref(loop)
+    loop.close()
+    del loop
+    gc.collect()
+    assert gone() is None

@@ -10,7 +10,11 @@ makes and cancels one per request. Everything else is uvicorn's own code.
 
 A whole reply the fast path has in hand (a publish's answer) is written in one call by `send_whole`,
 which completes uvicorn's request cycle the way its own `send` does, without the two ASGI messages and
-their header checks (a tenth of a publish's CPU).
+their header checks (a tenth of a publish's CPU). Those replies leave together once the loop turn's
+requests have been handled (`WriteBatch`), not one by one in between: on this VM that cuts a publish's
+CPU by about a third under load (`make bench`, hook POSTs/s), as the writes of one turn no longer alternate
+with its reads and each write no longer wakes the client up on its own. What that adds to an answer's
+time is the rest of the turn.
 
 This reaches into uvicorn's internals (`HttpToolsProtocol.pipeline` and `.flow`, `FlowControl`, the
 keep-alive methods overridden below, and the `RequestResponseCycle` attributes `send_whole` sets), so
@@ -21,6 +25,7 @@ pyproject.toml pins uvicorn below the next minor version: check these before rai
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -84,22 +89,57 @@ class _Pipeline:
         return len(self._queue) if self._queue is not None else 0
 
 
+class WriteBatch:
+    """The whole replies of one loop turn, written at its end (one per loop: `for_loop`; it holds no
+    reference to its loop, so a loop's batch goes with the loop)."""
+
+    __slots__ = ("_due",)
+
+    def __init__(self) -> None:
+        self._due: list[HeldHeaders] = []
+
+    def add(self, writes: HeldHeaders) -> None:
+        if not self._due:
+            asyncio.get_running_loop().call_soon(self.flush)
+        self._due.append(writes)
+
+    def flush(self) -> None:
+        due, self._due = self._due, []
+        for writes in due:
+            writes.send_queued()
+
+
+_batches: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, WriteBatch] = weakref.WeakKeyDictionary()
+
+
+def for_loop(loop: asyncio.AbstractEventLoop) -> WriteBatch:
+    batch = _batches.get(loop)
+    if batch is None:
+        batch = _batches[loop] = WriteBatch()
+    return batch
+
+
 class HeldHeaders:
     """What a response is written through: its status line and headers wait for its first body bytes, so
     both leave in one system call and one packet, not two (uvicorn writes them apart). Headers with no body
-    to follow within the loop turn (a 204, a stream that starts later) go on their own."""
+    to follow within the loop turn (a 204, a stream that starts later) go on their own. A whole reply waits
+    for the end of the turn (`WriteBatch`); anything written after it on the connection sends it first."""
 
     # `idle_since` is the protocol's (when the last response ended, while no request is under way): kept in
     # this slot, not the protocol's __dict__, whose next attribute would grow every connection by ~1.3 KB.
-    __slots__ = ("_held", "_transport", "idle_since", "lost")
+    __slots__ = ("_batch", "_held", "_queued", "_transport", "idle_since", "lost")
 
-    def __init__(self, transport: asyncio.Transport) -> None:
+    def __init__(self, transport: asyncio.Transport, batch: WriteBatch) -> None:
         self._transport = transport
+        self._batch = batch
         self._held: bytes | None = None
+        self._queued: bytes | None = None  # a whole reply waiting for the end of the turn
         self.idle_since: float | None = None
         self.lost: Callable[[], None] | None = None  # see when_gone
 
     def write(self, data: bytes) -> None:
+        if self._queued is not None:
+            self.send_queued()
         held = self._held
         if held is not None:
             self._held = None
@@ -112,9 +152,19 @@ class HeldHeaders:
 
     def write_whole(self, data: bytes) -> None:
         self.flush()
-        self._transport.write(data)
+        self._queued = data
+        self._batch.add(self)
+
+    def send_queued(self) -> None:
+        queued = self._queued
+        if queued is not None:
+            self._queued = None
+            if not self._transport.is_closing():  # the client went meanwhile: nobody to answer
+                self._transport.write(queued)
 
     def flush(self) -> None:
+        """Everything written so far, now: a queued whole reply, then held headers (always the newer)."""
+        self.send_queued()
         held = self._held
         if held is not None:
             self._held = None
@@ -139,7 +189,7 @@ class LeanHttpToolsProtocol(HttpToolsProtocol):
         super().connection_made(transport)
         if type(self.flow) is FlowControl:
             self.flow = LeanFlowControl(transport)
-        self._writes = HeldHeaders(transport)
+        self._writes = HeldHeaders(transport, for_loop(self.loop))
 
     # Keep-alive: uvicorn makes a timer after every response and cancels it when the next request comes
     # (~3 µs a request). Here a connection has at most one: it notes when the connection went idle, and a
@@ -184,6 +234,8 @@ class LeanHttpToolsProtocol(HttpToolsProtocol):
         self._gone()
 
     def shutdown(self) -> None:
+        if self._writes is not None:
+            self._writes.flush()  # a reply of this turn leaves before uvicorn closes an idle connection
         super().shutdown()
         self._gone()
 
